@@ -1,0 +1,44 @@
+"""Raw access to the compiled library: the cffi ``ffi``/``lib`` pair and error checking.
+
+This is the line-by-line C mirror (see csrc/pydn.h for each function's contract); the
+owning wrappers live in :mod:`pydarknet.network`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .errors import DarknetError
+
+try:
+    from ._darknet import ffi, lib
+except ImportError as exc:  # pragma: no cover - only on a broken install
+    raise ImportError(
+        "pydarknet's compiled extension could not be loaded: "
+        f"{exc}. Reinstall with `pip install .` from a checkout (it compiles Darknet)."
+    ) from exc
+
+__all__ = ["check", "ffi", "lib", "set_verbose"]
+
+darknet_logger = logging.getLogger("pydarknet.darknet")
+_LEVELS = (logging.INFO, logging.WARNING)  # Darknet's stdout, stderr
+
+
+@ffi.def_extern()
+def pydn_python_log(level: int, line) -> None:  # type: ignore[no-untyped-def]
+    darknet_logger.log(_LEVELS[level], ffi.string(line).decode("utf-8", "replace"))
+
+
+def set_verbose(on: bool = True) -> None:
+    """Route Darknet's own printing to the ``pydarknet.darknet`` logger (off by default)."""
+    lib.pydn_set_log_callback(lib.pydn_python_log if on else ffi.NULL)
+
+
+def last_error() -> str:
+    return ffi.string(lib.pydn_last_error()).decode("utf-8", "replace")
+
+
+def check(rc: int, what: str, exc: type[Exception] = DarknetError) -> None:
+    """Raise ``exc`` naming ``what`` when a pydn_* call returned an error code."""
+    if rc != 0:
+        raise exc(f"{what}: {last_error() or 'Darknet failed'}")

@@ -1,0 +1,155 @@
+"""The public functions: ``detect``, ``detect_image``, ``classify`` (pjreddie's
+``python/darknet.py``, made Pythonic).
+
+The pipeline is the one of ``./darknet detect`` (examples/detector.c test_detector):
+letterbox_image -> network_predict -> get_network_boxes(relative) -> do_nms_sort.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._lib import check, ffi, lib
+from .errors import DarknetValueError
+from .images import DarknetImage, from_array, load_image
+from .network import Metadata, Network
+
+__all__ = ["RawDetections", "classify", "detect", "detect_image", "raw_detect"]
+
+DetectionTuple = tuple[str, float, tuple[float, float, float, float]]
+NMS_KINDS = ("sort", "obj")
+
+
+@dataclass(frozen=True)
+class RawDetections:
+    """All boxes Darknet kept, in Darknet's own order (the order the CLI prints)."""
+
+    boxes: np.ndarray  # (n, 4) float32: centre x, centre y, w, h in pixels
+    probs: np.ndarray  # (n, classes) float32, zeroed by NMS where suppressed
+    objectness: np.ndarray  # (n,) float32
+    thresh: float
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(box index, class index) of every prob > thresh, box-major like the CLI."""
+        rows, cols = np.nonzero(self.probs > np.float32(self.thresh))
+        return rows, cols
+
+
+def check_unit(name: str, value: float) -> float:
+    """A threshold in [0, 1]; anything else (NaN included) is a DarknetValueError."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise DarknetValueError(f"{name} must be a number, got {value!r}") from None
+    if not (math.isfinite(v) and 0.0 <= v <= 1.0):
+        raise DarknetValueError(f"{name} must be within [0, 1], got {value!r}")
+    return v
+
+
+def check_meta(net: Network, meta: Metadata) -> None:
+    if len(meta.names) < net.classes:
+        raise DarknetValueError(
+            f"the network has {net.classes} classes but the metadata names only {len(meta.names)}"
+        )
+
+
+def raw_detect(
+    net: Network,
+    image: DarknetImage,
+    thresh: float = 0.5,
+    hier_thresh: float = 0.5,
+    nms: float = 0.45,
+    nms_kind: str = "sort",
+) -> RawDetections:
+    """Run the CLI's detection pipeline on a converted image; boxes in pixels."""
+    thresh = check_unit("thresh", thresh)
+    hier_thresh = check_unit("hier_thresh", hier_thresh)
+    nms = check_unit("nms", nms)
+    if nms_kind not in NMS_KINDS:
+        raise DarknetValueError(f"nms_kind must be one of {NMS_KINDS}, got {nms_kind!r}")
+    out = ffi.new("pydn_dets *")
+    cimg = image.cdata()
+    with net.locked() as ptr:
+        rc = lib.pydn_detect(ptr, cimg, thresh, hier_thresh, nms, nms_kind == "obj", out)
+    try:
+        check(rc, "detection failed")
+        n, classes = out.n, out.classes
+        boxes = np.frombuffer(ffi.buffer(out.boxes, 4 * 4 * n), np.float32).reshape(n, 4)
+        probs = np.frombuffer(ffi.buffer(out.probs, 4 * classes * n), np.float32)
+        objectness = np.frombuffer(ffi.buffer(out.objectness, 4 * n), np.float32)
+        scale = np.array([image.w, image.h, image.w, image.h], np.float32)
+        return RawDetections(
+            boxes * scale, probs.reshape(n, classes).copy(), objectness.copy(), thresh
+        )
+    finally:
+        lib.pydn_free_dets(out)
+
+
+def to_tuples(raw: RawDetections, meta: Metadata) -> list[DetectionTuple]:
+    """pjreddie's darknet.py result: (name, prob, (x, y, w, h)), sorted by prob."""
+    rows, cols = raw.pairs()
+    res = [
+        (
+            meta.names[j],
+            float(raw.probs[i, j]),
+            tuple(float(v) for v in raw.boxes[i]),
+        )
+        for i, j in zip(rows.tolist(), cols.tolist(), strict=True)
+    ]
+    res.sort(key=lambda r: -r[1])  # stable: ties keep Darknet's order, as darknet.py
+    return res  # type: ignore[return-value]
+
+
+def detect_image(
+    net: Network,
+    meta: Metadata,
+    image: np.ndarray,
+    thresh: float = 0.5,
+    hier_thresh: float = 0.5,
+    nms: float = 0.45,
+    *,
+    rgb: bool = False,
+    nms_kind: str = "sort",
+) -> list[DetectionTuple]:
+    """Detect objects in an HxWx3 BGR uint8 array (RGB with ``rgb=True``; gray and
+    4-channel arrays are accepted too).  Returns ``[(name, prob, (x, y, w, h))]`` with
+    the box centre and size in pixels, sorted by prob, one entry per (box, class)."""
+    check_meta(net, meta)
+    raw = raw_detect(net, from_array(image, rgb=rgb), thresh, hier_thresh, nms, nms_kind)
+    return to_tuples(raw, meta)
+
+
+def detect(
+    net: Network,
+    meta: Metadata,
+    image_path: str | os.PathLike[str],
+    thresh: float = 0.5,
+    hier_thresh: float = 0.5,
+    nms: float = 0.45,
+    *,
+    nms_kind: str = "sort",
+) -> list[DetectionTuple]:
+    """:func:`detect_image` on an image file, decoded as ``./darknet detect`` does."""
+    check_meta(net, meta)
+    raw = raw_detect(net, load_image(image_path), thresh, hier_thresh, nms, nms_kind)
+    return to_tuples(raw, meta)
+
+
+def classify(
+    net: Network, meta: Metadata, image: str | os.PathLike[str] | np.ndarray, *, rgb: bool = False
+) -> list[tuple[str, float]]:
+    """Class scores of a classification network, ``[(name, prob)]`` sorted descending."""
+    img = from_array(image, rgb=rgb) if isinstance(image, np.ndarray) else load_image(image)
+    n = min(net.outputs, len(meta.names))
+    scores = np.empty(n, np.float32)
+    cimg = img.cdata()
+    with net.locked() as ptr:
+        rc = lib.pydn_classify(ptr, cimg, ffi.from_buffer("float[]", scores), n)
+    check(rc, "classification failed")
+    res = [(meta.names[i], float(scores[i])) for i in range(n)]
+    res.sort(key=lambda r: -r[1])
+    return res

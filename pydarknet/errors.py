@@ -1,0 +1,39 @@
+"""The pydarknet exception hierarchy.
+
+Every class derives from :class:`DarknetError` and also from the built-in exception a
+Python user would expect, so ``except FileNotFoundError`` or ``except ValueError`` work.
+"""
+
+from __future__ import annotations
+
+
+class DarknetError(Exception):
+    """Base class of all pydarknet errors (also raised for failures inside Darknet)."""
+
+
+class DarknetFileNotFoundError(DarknetError, FileNotFoundError):
+    """A cfg, weights, data, names or image path does not exist or is not a file."""
+
+
+class DarknetValueError(DarknetError, ValueError):
+    """An argument has the wrong type, shape or value."""
+
+
+class CfgError(DarknetValueError):
+    """A network configuration (.cfg) that Darknet cannot build."""
+
+
+class WeightsError(DarknetValueError):
+    """A weights file that does not fit the network."""
+
+
+class ImageError(DarknetValueError):
+    """An image that cannot be decoded or converted."""
+
+
+class ClosedError(DarknetError, ValueError):
+    """An operation on a network that was already closed (like I/O on a closed file)."""
+
+
+class DownloadError(DarknetError, OSError):
+    """Model weights could not be downloaded or failed verification."""

@@ -1,0 +1,161 @@
+"""Owning wrappers: :class:`Network` (a loaded Darknet network) and :class:`Metadata`.
+
+A Network frees its C memory in :meth:`Network.close` (idempotent), on leaving a
+``with`` block, and when garbage collected.  Darknet layers keep per-call state, so
+every use of one network is serialized by its lock; cffi releases the GIL during C
+work, so other threads and other networks run meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._lib import check, ffi, lib
+from .errors import CfgError, ClosedError, DarknetFileNotFoundError, DarknetValueError
+
+__all__ = ["Metadata", "Network", "load_meta", "load_net"]
+
+PathLike = str | os.PathLike[str]
+
+
+def existing_file(path: PathLike, what: str) -> str:
+    """``path`` as str, or DarknetFileNotFoundError naming ``what``."""
+    fspath = os.fspath(path)
+    if not os.path.exists(fspath):
+        raise DarknetFileNotFoundError(f"{what} not found: {fspath!r}")
+    if not os.path.isfile(fspath):
+        raise DarknetFileNotFoundError(f"{what} is not a file: {fspath!r}")
+    if not os.access(fspath, os.R_OK):
+        raise DarknetFileNotFoundError(f"{what} is not readable: {fspath!r}")
+    return fspath
+
+
+class Network:
+    """A Darknet network (``network *``) with its input size and class count."""
+
+    def __init__(self, cfg: PathLike, weights: PathLike | None = None, clear: int = 0) -> None:
+        self._ptr = ffi.NULL
+        self._lock = threading.Lock()
+        self.cfg = existing_file(cfg, "cfg file")
+        self.weights = None if weights is None else existing_file(weights, "weights file")
+        out = ffi.new("network **")
+        check(
+            lib.pydn_load_network(
+                self.cfg.encode(),
+                ffi.NULL if self.weights is None else self.weights.encode(),
+                int(clear),
+                out,
+            ),
+            f"cannot load network {self.cfg!r}",
+            CfgError,
+        )
+        self._ptr = out[0]
+        net = self._ptr
+        self.width: int = net.w
+        self.height: int = net.h
+        self.channels: int = net.c
+        self.outputs: int = net.outputs
+        self.classes: int = lib.pydn_output_classes(net)
+
+    @property
+    def closed(self) -> bool:
+        return self._ptr == ffi.NULL
+
+    @contextmanager
+    def locked(self) -> Iterator[object]:
+        """Hold the network's lock and yield its ``network *`` (ClosedError if closed)."""
+        with self._lock:
+            if self._ptr == ffi.NULL:
+                raise ClosedError(f"network {self.cfg!r} is closed")
+            yield self._ptr
+
+    def close(self) -> None:
+        """Free the network's memory.  Safe to call more than once."""
+        lock = getattr(self, "_lock", None)
+        if lock is None:
+            return
+        with lock:
+            ptr, self._ptr = self._ptr, ffi.NULL
+            if ptr != ffi.NULL:
+                lib.pydn_free_network(ptr)
+
+    def __enter__(self) -> Network:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{self.width}x{self.height}, {self.classes} classes"
+        return f"<pydarknet.Network {self.cfg!r} {state}>"
+
+
+def load_net(cfg: PathLike, weights: PathLike | None = None, clear: int = 0) -> Network:
+    """Load a network from a ``.cfg`` and (optionally) a ``.weights`` file."""
+    return Network(cfg, weights, clear)
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """Class names of a model (Darknet's ``metadata``)."""
+
+    classes: int
+    names: tuple[str, ...]
+
+
+def _read_names(path: str) -> tuple[str, ...]:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return tuple(line.rstrip("\r\n") for line in f)
+
+
+def _parse_data(path: str) -> dict[str, str]:
+    """Darknet's read_data_cfg(): ``key=value`` lines, '#' and ';' comments."""
+    options: dict[str, str] = {}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            line = line.strip()
+            if not line or line[0] in "#;":
+                continue
+            if "=" in line:
+                key, value = line.split("=", 1)
+                options[key.strip()] = value.strip()
+    return options
+
+
+def _resolve_names(names: str, data_file: str) -> str:
+    folder = Path(data_file).resolve().parent
+    for candidate in (Path(names), folder / names, folder.parent / names):
+        if candidate.is_file():
+            return str(candidate)
+    raise DarknetFileNotFoundError(
+        f"names file {names!r} named in {data_file!r} was not found in the working "
+        f"directory, {str(folder)!r} or {str(folder.parent)!r}"
+    )
+
+
+def load_meta(path: PathLike) -> Metadata:
+    """Class names from a Darknet ``.data`` file (its ``names=``) or a plain ``.names`` file."""
+    fspath = existing_file(path, "data/names file")
+    options = _parse_data(fspath)
+    if "names" in options:
+        names = _read_names(_resolve_names(options["names"], fspath))
+        classes = options.get("classes")
+        try:
+            count = int(classes) if classes is not None else len(names)
+        except ValueError:
+            raise DarknetValueError(f"{fspath!r}: classes={classes!r} is not a number") from None
+        if count > len(names):
+            raise DarknetValueError(
+                f"{fspath!r}: classes={count} but its names file has {len(names)} names"
+            )
+        return Metadata(count, names[:count])
+    names = _read_names(fspath)
+    return Metadata(len(names), names)

@@ -1,0 +1,35 @@
+"""Generate the C source of the cffi extension ``pydarknet._darknet`` (API mode).
+
+Called by CMakeLists.txt:  python tools/build_ffi.py OUTPUT.c
+The declarations are the .h files in csrc/cdef/, joined in a fixed order.  In API mode
+the generated file includes the real darknet.h, so the C compiler fills in and checks
+every struct layout: a drift between our declarations and the library fails the build.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cffi
+
+CDEF_DIR = Path(__file__).resolve().parent.parent / "csrc" / "cdef"
+CDEF_ORDER = ("darknet.h", "pydn.h")
+
+
+def make_ffi() -> cffi.FFI:
+    ffi = cffi.FFI()
+    ffi.cdef("\n".join((CDEF_DIR / name).read_text() for name in CDEF_ORDER))
+    ffi.set_source("pydarknet._darknet", '#include "darknet.h"\n#include "pydn.h"\n')
+    return ffi
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[1])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    make_ffi().emit_c_code(str(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
