@@ -43,6 +43,9 @@ typedef struct {
 
 int pydn_load_network(const char *cfg, const char *weights, int clear, network **out);
 int pydn_free_network(network *net);
+int pydn_parse_network(const char *cfg, network **out);    /* cfg only, batch 1 */
+int pydn_load_weights(network *net, const char *weights);
+size_t pydn_weights_floats(network *net);  /* floats load_weights() reads */
 int pydn_output_classes(network *net);
 /* The whole of test_detector's pipeline for one image (CHW RGB floats in [0, 1]). */
 int pydn_detect(network *net, image im, float thresh, float hier_thresh, float nms,

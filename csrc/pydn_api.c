@@ -100,3 +100,74 @@ int pydn_free_image(image im)
     free_image(im);
     PYDN_GUARD_END
 }
+
+int pydn_parse_network(const char *cfg, network **out)
+{
+    PYDN_GUARD_BEGIN
+    network *net = parse_network_cfg((char *)cfg);
+    set_batch_network(net, 1);
+    *out = net;
+    PYDN_GUARD_END
+}
+
+int pydn_load_weights(network *net, const char *weights)
+{
+    PYDN_GUARD_BEGIN
+    load_weights(net, (char *)weights);
+    PYDN_GUARD_END
+}
+
+/* Floats of one layer as read by src/parser.c load_*_weights(). */
+static size_t conv_floats(layer l)
+{
+    int n = l.numload ? l.numload : l.n;
+    size_t k = (size_t)n + (size_t)l.nweights;
+    if (l.batch_normalize && !l.dontloadscales) k += 3 * (size_t)n;
+    return k;
+}
+
+static size_t connected_floats(layer l)
+{
+    size_t k = (size_t)l.outputs + (size_t)l.outputs * l.inputs;
+    if (l.batch_normalize && !l.dontloadscales) k += 3 * (size_t)l.outputs;
+    return k;
+}
+
+/* Mirrors src/parser.c load_weights_upto(): how many floats follow the header. */
+size_t pydn_weights_floats(network *net)
+{
+    size_t total = 0;
+    for (int i = 0; i < net->n; ++i) {
+        layer l = net->layers[i];
+        if (l.dontload) continue;
+        switch (l.type) {
+        case CONVOLUTIONAL:
+        case DECONVOLUTIONAL: total += conv_floats(l); break;
+        case CONNECTED: total += connected_floats(l); break;
+        case BATCHNORM: total += 3 * (size_t)l.c; break;
+        case CRNN:
+            total += conv_floats(*l.input_layer) + conv_floats(*l.self_layer) +
+                     conv_floats(*l.output_layer);
+            break;
+        case RNN:
+            total += connected_floats(*l.input_layer) + connected_floats(*l.self_layer) +
+                     connected_floats(*l.output_layer);
+            break;
+        case LSTM:
+            total += connected_floats(*l.wi) + connected_floats(*l.wf) + connected_floats(*l.wo) +
+                     connected_floats(*l.wg) + connected_floats(*l.ui) + connected_floats(*l.uf) +
+                     connected_floats(*l.uo) + connected_floats(*l.ug);
+            break;
+        case GRU:
+            total += connected_floats(*l.wz) + connected_floats(*l.wr) + connected_floats(*l.wh) +
+                     connected_floats(*l.uz) + connected_floats(*l.ur) + connected_floats(*l.uh);
+            break;
+        case LOCAL:
+            total += (size_t)l.outputs +
+                     (size_t)l.size * l.size * l.c * l.n * l.out_w * l.out_h;
+            break;
+        default: break;
+        }
+    }
+    return total;
+}

@@ -9,6 +9,7 @@ work, so other threads and other networks run meanwhile.
 from __future__ import annotations
 
 import os
+import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._lib import check, ffi, lib
-from .errors import CfgError, ClosedError, DarknetFileNotFoundError, DarknetValueError
+from .errors import (
+    CfgError,
+    ClosedError,
+    DarknetFileNotFoundError,
+    DarknetValueError,
+    WeightsError,
+)
 
 __all__ = ["Metadata", "Network", "load_meta", "load_net"]
 
@@ -38,20 +45,22 @@ def existing_file(path: PathLike, what: str) -> str:
 class Network:
     """A Darknet network (``network *``) with its input size and class count."""
 
-    def __init__(self, cfg: PathLike, weights: PathLike | None = None, clear: int = 0) -> None:
+    def __init__(
+        self,
+        cfg: PathLike,
+        weights: PathLike | None = None,
+        clear: int = 0,
+        *,
+        partial: bool = False,
+    ) -> None:
         self._ptr = ffi.NULL
         self._lock = threading.Lock()
         self.cfg = existing_file(cfg, "cfg file")
         self.weights = None if weights is None else existing_file(weights, "weights file")
         out = ffi.new("network **")
         check(
-            lib.pydn_load_network(
-                self.cfg.encode(),
-                ffi.NULL if self.weights is None else self.weights.encode(),
-                int(clear),
-                out,
-            ),
-            f"cannot load network {self.cfg!r}",
+            lib.pydn_parse_network(self.cfg.encode(), out),
+            f"cannot build a network from {self.cfg!r}",
             CfgError,
         )
         self._ptr = out[0]
@@ -61,6 +70,24 @@ class Network:
         self.channels: int = net.c
         self.outputs: int = net.outputs
         self.classes: int = lib.pydn_output_classes(net)
+        self.weights_floats: int = lib.pydn_weights_floats(net)
+        if self.weights is not None:
+            try:
+                self._load_weights(self.weights, partial)
+            except BaseException:
+                self.close()
+                raise
+
+    def _load_weights(self, path: str, partial: bool) -> None:
+        expected = weights_header_bytes(path) + 4 * self.weights_floats
+        size = os.path.getsize(path)
+        if size != expected and not (partial and size < expected):
+            raise WeightsError(
+                f"weights file {path!r} has {size} bytes but {self.cfg!r} needs {expected}"
+                + ("" if partial else " (pass partial=True to load a prefix on purpose)")
+            )
+        rc = lib.pydn_load_weights(self._ptr, path.encode())
+        check(rc, f"cannot load {path!r}", WeightsError)
 
     @property
     def closed(self) -> bool:
@@ -98,9 +125,25 @@ class Network:
         return f"<pydarknet.Network {self.cfg!r} {state}>"
 
 
-def load_net(cfg: PathLike, weights: PathLike | None = None, clear: int = 0) -> Network:
-    """Load a network from a ``.cfg`` and (optionally) a ``.weights`` file."""
-    return Network(cfg, weights, clear)
+def weights_header_bytes(path: str) -> int:
+    """Size of a weights file's header (src/parser.c load_weights_upto)."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+    if len(head) < 12:
+        raise WeightsError(f"weights file {path!r} is too short to hold a Darknet header")
+    major, minor, _revision = struct.unpack("<3i", head)
+    wide_seen = (major * 10 + minor) >= 2 and major < 1000 and minor < 1000
+    return 12 + (8 if wide_seen else 4)
+
+
+def load_net(
+    cfg: PathLike, weights: PathLike | None = None, clear: int = 0, *, partial: bool = False
+) -> Network:
+    """Load a network from a ``.cfg`` and (optionally) a ``.weights`` file.
+
+    The weights file must hold exactly what the network needs; ``partial=True`` allows
+    a shorter file (Darknet then loads the layers it holds, e.g. a backbone)."""
+    return Network(cfg, weights, clear, partial=partial)
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,9 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     dest = Path(argv[1]).resolve()
+    if (dest / "src" / "network.c").is_file() and (dest / "include" / "darknet.h").is_file():
+        print(f"pydarknet: Darknet source already present in {dest}")
+        return 0
     try:
         fetch(dest)
     except Exception as exc:

@@ -15,6 +15,9 @@ typedef struct {
 
 int pydn_load_network(const char *cfg, const char *weights, int clear, network **out);
 int pydn_free_network(network *net);
+int pydn_parse_network(const char *cfg, network **out);
+int pydn_load_weights(network *net, const char *weights);
+size_t pydn_weights_floats(network *net);
 int pydn_output_classes(network *net);
 int pydn_detect(network *net, image im, float thresh, float hier_thresh, float nms,
                 int nms_obj, pydn_dets *out);
