@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from ._lib import set_verbose
 from .api import classify, detect, detect_image
+from .detector import Box, Detection, Detector
+from .draw import class_color, draw_detections
 from .errors import (
     CfgError,
     ClosedError,
@@ -20,24 +22,32 @@ from .errors import (
     ImageError,
     WeightsError,
 )
+from .models import MODELS, download
 from .network import Metadata, Network, load_meta, load_net
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MODELS",
+    "Box",
     "CfgError",
     "ClosedError",
     "DarknetError",
     "DarknetFileNotFoundError",
     "DarknetValueError",
+    "Detection",
+    "Detector",
     "DownloadError",
     "ImageError",
     "Metadata",
     "Network",
     "WeightsError",
+    "class_color",
     "classify",
     "detect",
     "detect_image",
+    "download",
+    "draw_detections",
     "load_meta",
     "load_net",
     "set_verbose",

@@ -127,3 +127,36 @@ def library_detections(
 
 def data_images(data_dir: Path) -> list[str]:
     return sorted(str(p) for p in data_dir.glob("*.jpg"))
+
+
+_CLASSIFY_SCRIPT = r"""
+import ctypes as C, json, sys
+class IMAGE(C.Structure):
+    _fields_ = [("w", C.c_int), ("h", C.c_int), ("c", C.c_int), ("data", C.POINTER(C.c_float))]
+lib = C.CDLL(sys.argv[1])
+lib.load_network.restype = C.c_void_p
+lib.load_network.argtypes = [C.c_char_p, C.c_char_p, C.c_int]
+lib.load_image_color.restype = IMAGE
+lib.load_image_color.argtypes = [C.c_char_p, C.c_int, C.c_int]
+lib.network_predict_image.argtypes = [C.c_void_p, IMAGE]
+lib.network_predict_image.restype = C.POINTER(C.c_float)
+net = lib.load_network(sys.argv[2].encode(), sys.argv[3].encode(), 0)
+n = int(sys.argv[4])
+out = {}
+for path in sys.argv[5:]:
+    im = lib.load_image_color(path.encode(), 0, 0)
+    p = lib.network_predict_image(net, im)
+    out[path] = [p[i] for i in range(n)]
+print("JSON" + json.dumps(out))
+"""
+
+
+def library_scores(cfg: str, weights: str, images: list[str], n: int) -> dict[str, list[float]]:
+    """{image: first n outputs of network_predict_image} from Debian's libdarknet."""
+    res = subprocess.run(
+        [sys.executable, "-c", _CLASSIFY_SCRIPT, DARKNET_LIB, cfg, weights, str(n), *images],
+        capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    line = next(ln for ln in res.stdout.splitlines() if ln.startswith("JSON"))
+    return json.loads(line[4:])  # type: ignore[no-any-return]

@@ -1,0 +1,151 @@
+"""The high-level :class:`Detector` and its small typed results."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .api import RawDetections, raw_detect
+from .images import from_array, load_image
+from .models import DEFAULT_MODEL, get_model, weights_path
+from .network import Metadata, Network, load_meta, load_net
+
+__all__ = ["Box", "Detection", "Detector"]
+
+
+@dataclass(frozen=True)
+class Box:
+    """A box by its centre and size, in pixels of the input image."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @property
+    def xywh(self) -> tuple[float, float, float, float]:
+        """(centre x, centre y, width, height)."""
+        return (self.x, self.y, self.w, self.h)
+
+    @property
+    def xyxy(self) -> tuple[float, float, float, float]:
+        """(left, top, right, bottom)."""
+        return (self.x - self.w / 2, self.y - self.h / 2, self.x + self.w / 2, self.y + self.h / 2)
+
+    @property
+    def tlwh(self) -> tuple[float, float, float, float]:
+        """(left, top, width, height), as OpenCV and COCO use."""
+        return (self.x - self.w / 2, self.y - self.h / 2, self.w, self.h)
+
+
+@dataclass(frozen=True)
+class Detection:
+    label: str
+    class_id: int
+    confidence: float
+    box: Box
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "class_id": self.class_id,
+            "confidence": self.confidence,
+            "box": dict(zip(("x", "y", "w", "h"), self.box.xywh, strict=True)),
+        }
+
+
+def to_detections(raw: RawDetections, meta: Metadata, *, darknet_order: bool = False):  # type: ignore[no-untyped-def]
+    """Detections of every (box, class) above the threshold; by confidence, or in the
+    order ``./darknet detect`` prints them."""
+    rows, cols = raw.pairs()
+    dets = [
+        Detection(meta.names[j], j, float(raw.probs[i, j]), Box(*map(float, raw.boxes[i])))
+        for i, j in zip(rows.tolist(), cols.tolist(), strict=True)
+    ]
+    if not darknet_order:
+        dets.sort(key=lambda d: -d.confidence)
+    return dets
+
+
+class Detector:
+    """A model ready to detect: ``Detector("yolov3-tiny")`` or
+    ``Detector(cfg=..., weights=..., names=...)`` (names: a .names or .data file).
+
+    Pickles by its model spec (not its memory), so it can be sent to worker processes.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        cfg: str | os.PathLike[str] | None = None,
+        weights: str | os.PathLike[str] | None = None,
+        names: str | os.PathLike[str] | None = None,
+        thresh: float = 0.5,
+        hier_thresh: float = 0.5,
+        nms: float = 0.45,
+        device: int | None = None,
+    ) -> None:
+        self._spec = {
+            "model": model, "cfg": cfg, "weights": weights, "names": names,
+            "thresh": thresh, "hier_thresh": hier_thresh, "nms": nms, "device": device,
+        }  # fmt: skip
+        if cfg is None:
+            zoo = get_model(model or DEFAULT_MODEL)
+            cfg, names = zoo.cfg_path, names or zoo.names_path
+            weights = weights or weights_path(zoo.name)
+        elif names is None:
+            raise ValueError("Detector(cfg=...) needs names= (a .names or .data file)")
+        self.thresh, self.hier_thresh, self.nms = thresh, hier_thresh, nms
+        self.net: Network = load_net(
+            cfg, weights, **({"gpu": device} if device is not None else {})
+        )
+        self.meta: Metadata = load_meta(names)  # type: ignore[arg-type]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.meta.names
+
+    def raw(self, image: str | os.PathLike[str] | np.ndarray, *, rgb: bool = False,
+            thresh: float | None = None) -> RawDetections:  # fmt: skip
+        """Darknet's boxes in Darknet's order (see :class:`pydarknet.api.RawDetections`)."""
+        img = from_array(image, rgb=rgb) if isinstance(image, np.ndarray) else load_image(image)
+        t = self.thresh if thresh is None else thresh
+        return raw_detect(self.net, img, t, self.hier_thresh, self.nms)
+
+    def detect(
+        self,
+        image: str | os.PathLike[str] | np.ndarray,
+        *,
+        rgb: bool = False,
+        thresh: float | None = None,
+        darknet_order: bool = False,
+    ) -> list[Detection]:
+        """Detections in an image file or a BGR (``rgb=True``: RGB) uint8 array."""
+        raw = self.raw(image, rgb=rgb, thresh=thresh)
+        return to_detections(raw, self.meta, darknet_order=darknet_order)
+
+    __call__ = detect
+
+    def close(self) -> None:
+        self.net.close()
+
+    def __enter__(self) -> Detector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self._spec,))
+
+    def __repr__(self) -> str:
+        return f"<pydarknet.Detector {self._spec['model'] or self.net.cfg!r}>"
+
+
+def _rebuild(spec: dict[str, Any]) -> Detector:
+    spec = dict(spec)
+    return Detector(spec.pop("model"), **spec)
