@@ -129,10 +129,25 @@ def unpack(tarball: Path, dest: Path) -> None:
             shutil.move(str(item), target)
 
 
+def _try_submodule(dest: Path) -> bool:
+    """``git submodule update --init`` when dest is this checkout's darknet/ submodule."""
+    repo = Path(__file__).resolve().parent.parent
+    if dest != repo / "darknet" or not (repo / ".git").exists() or not shutil.which("git"):
+        return False
+    try:
+        subprocess.run(["git", "submodule", "update", "--init", "darknet"], cwd=repo,
+                       capture_output=True, timeout=120, check=False)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return False
+    return (dest / "src" / "network.c").is_file()
+
+
 def fetch(dest: Path) -> None:
     tarball_env = os.environ.get("PYDARKNET_DARKNET_TARBALL")
     if tarball_env:
         unpack(Path(tarball_env), dest)
+        return
+    if _try_submodule(dest):
         return
     with tempfile.TemporaryDirectory(prefix="pydarknet-src-") as tmp:
         unpack(download_tarball(Path(tmp)), dest)
