@@ -130,6 +130,12 @@ class Detector:
 
     __call__ = detect
 
+    def draw(self, image: np.ndarray, detections: list[Detection]) -> np.ndarray:
+        """A copy of a BGR image with the detections drawn as Darknet draws them."""
+        from .draw import draw_detections
+
+        return draw_detections(image, detections, len(self.names))
+
     def close(self) -> None:
         self.net.close()
 
