@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ._lib import set_verbose
 from .api import classify, detect, detect_image
+from .device import cuda_info, gpu_available, gpu_count, resolve_device
 from .errors import (
     CfgError,
     ClosedError,
@@ -17,6 +18,7 @@ from .errors import (
     DarknetFileNotFoundError,
     DarknetValueError,
     DownloadError,
+    GPUError,
     ImageError,
     WeightsError,
 )
@@ -31,14 +33,19 @@ __all__ = [
     "DarknetFileNotFoundError",
     "DarknetValueError",
     "DownloadError",
+    "GPUError",
     "ImageError",
     "Metadata",
     "Network",
     "WeightsError",
     "classify",
+    "cuda_info",
     "detect",
     "detect_image",
+    "gpu_available",
+    "gpu_count",
     "load_meta",
     "load_net",
+    "resolve_device",
     "set_verbose",
 ]
