@@ -25,14 +25,17 @@ static void bench_pack(detection *dets, int n, int classes, pydn_dets *out)
     }
 }
 
-/* get_network_boxes() reads image 0 of each detection layer's output; point the layers
- * at image b instead (by = +1), or back (by = -1). */
-static void shift_outputs(network *net, int b, int by)
+/* get_network_boxes() reads image 0 of each detection layer's output, and takes a
+ * batch of 2 for an image and its mirror image (src/yolo_layer.c get_yolo_detections:
+ * avg_flipped_yolo).  Show it image b alone (on = 1), then undo that (on = 0). */
+static void select_image(network *net, int b, int on)
 {
     for (int i = 0; i < net->n; ++i) {
         layer *l = net->layers + i;
-        if (l->type == YOLO || l->type == REGION || l->type == DETECTION)
-            l->output += by * (ptrdiff_t)b * l->outputs;
+        if (l->type == YOLO || l->type == REGION || l->type == DETECTION) {
+            l->output += (on ? 1 : -1) * (ptrdiff_t)b * l->outputs;
+            l->batch = on ? 1 : net->batch;
+        }
     }
 }
 
@@ -53,10 +56,10 @@ int pydn_bench_detect_batch(network *net, image *ims, int n, float thresh, float
     network_predict(net, input);
     for (int b = 0; b < n && b < net->batch; ++b) {
         int nboxes = 0;
-        shift_outputs(net, b, 1);
+        select_image(net, b, 1);
         detection *dets =
             get_network_boxes(net, ims[b].w, ims[b].h, thresh, hier_thresh, 0, 1, &nboxes);
-        shift_outputs(net, b, -1);
+        select_image(net, b, 0);
         if (nms > 0) do_nms_sort(dets, nboxes, last.classes, nms);
         bench_pack(dets, nboxes, last.classes, outs + b);
         free_detections(dets, nboxes);
