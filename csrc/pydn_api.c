@@ -5,13 +5,14 @@
 #include <string.h>
 
 #include "pydn.h"
+#include "pydn_device.h"
 
 int pydn_load_network(const char *cfg, const char *weights, int clear, network **out)
 {
     PYDN_GUARD_BEGIN
     /* examples/detector.c test_detector(): load_network(), then batch 1 */
     network *net = load_network((char *)cfg, (char *)weights, clear);
-    set_batch_network(net, 1);
+    pydn_batch_network(net, 1);  /* set_batch_network, CPU-safe */
     *out = net;
     PYDN_GUARD_END
 }
@@ -105,7 +106,7 @@ int pydn_parse_network(const char *cfg, network **out)
 {
     PYDN_GUARD_BEGIN
     network *net = parse_network_cfg((char *)cfg);
-    set_batch_network(net, 1);
+    pydn_batch_network(net, 1);  /* set_batch_network, CPU-safe */
     *out = net;
     PYDN_GUARD_END
 }

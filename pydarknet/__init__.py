@@ -11,6 +11,7 @@ from __future__ import annotations
 from ._lib import set_verbose
 from .api import classify, detect, detect_image
 from .detector import Box, Detection, Detector
+from .device import cuda_info, gpu_available, gpu_count, resolve_device
 from .draw import class_color, draw_detections
 from .errors import (
     CfgError,
@@ -19,6 +20,7 @@ from .errors import (
     DarknetFileNotFoundError,
     DarknetValueError,
     DownloadError,
+    GPUError,
     ImageError,
     WeightsError,
 )
@@ -38,17 +40,22 @@ __all__ = [
     "Detection",
     "Detector",
     "DownloadError",
+    "GPUError",
     "ImageError",
     "Metadata",
     "Network",
     "WeightsError",
     "class_color",
     "classify",
+    "cuda_info",
     "detect",
     "detect_image",
     "download",
     "draw_detections",
+    "gpu_available",
+    "gpu_count",
     "load_meta",
     "load_net",
+    "resolve_device",
     "set_verbose",
 ]

@@ -11,7 +11,9 @@ import logging
 from .errors import DarknetError
 
 try:
-    from ._darknet import ffi, lib
+    from ._cuda_libs import import_extension
+
+    ffi, lib = import_extension()  # a GPU build may need NVIDIA's wheels loaded first
 except ImportError as exc:  # pragma: no cover - only on a broken install
     raise ImportError(
         "pydarknet's compiled extension could not be loaded: "

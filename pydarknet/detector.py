@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .api import RawDetections, raw_detect
+from .device import Device
 from .images import from_array, load_image
 from .models import DEFAULT_MODEL, get_model, weights_path
 from .network import Metadata, Network, load_meta, load_net
@@ -74,6 +75,7 @@ class Detector:
     """A model ready to detect: ``Detector("yolov3-tiny")`` or
     ``Detector(cfg=..., weights=..., names=...)`` (names: a .names or .data file).
 
+    ``device``: None (a GPU when this build and machine have one), "cpu", "cuda:N" or N.
     Pickles by its model spec (not its memory), so it can be sent to worker processes.
     """
 
@@ -87,7 +89,7 @@ class Detector:
         thresh: float = 0.5,
         hier_thresh: float = 0.5,
         nms: float = 0.45,
-        device: int | None = None,
+        device: Device = None,
     ) -> None:
         self._spec = {
             "model": model, "cfg": cfg, "weights": weights, "names": names,
@@ -100,9 +102,7 @@ class Detector:
         elif names is None:
             raise ValueError("Detector(cfg=...) needs names= (a .names or .data file)")
         self.thresh, self.hier_thresh, self.nms = thresh, hier_thresh, nms
-        self.net: Network = load_net(
-            cfg, weights, **({"gpu": device} if device is not None else {})
-        )
+        self.net: Network = load_net(cfg, weights, device=device)
         self.meta: Metadata = load_meta(names)  # type: ignore[arg-type]
 
     @property

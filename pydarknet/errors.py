@@ -37,3 +37,7 @@ class ClosedError(DarknetError, ValueError):
 
 class DownloadError(DarknetError, OSError):
     """Model weights could not be downloaded or failed verification."""
+
+
+class GPUError(DarknetError, RuntimeError):
+    """A GPU was asked for, but this build has no CUDA or this machine no usable GPU."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import struct
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from ._lib import check, ffi, lib
+from .device import Device, building_on, device_name, network_lock, resolve_device
 from .errors import (
     CfgError,
     ClosedError,
@@ -43,7 +43,10 @@ def existing_file(path: PathLike, what: str) -> str:
 
 
 class Network:
-    """A Darknet network (``network *``) with its input size and class count."""
+    """A Darknet network (``network *``) with its input size and class count.
+
+    ``device`` picks where it runs (see :mod:`pydarknet.device`): None = a GPU when
+    one can be used, "cpu", or "cuda:N" / N."""
 
     def __init__(
         self,
@@ -52,11 +55,18 @@ class Network:
         clear: int = 0,
         *,
         partial: bool = False,
+        device: Device = None,
     ) -> None:
         self._ptr = ffi.NULL
-        self._lock = threading.Lock()
         self.cfg = existing_file(cfg, "cfg file")
         self.weights = None if weights is None else existing_file(weights, "weights file")
+        self.gpu: int = resolve_device(device)  # -1: the CPU
+        self.device: str = device_name(self.gpu)
+        self._lock = network_lock(self.gpu)
+        with building_on(self.gpu):  # Darknet's gpu_index, read by parse and load
+            self._build(partial)
+
+    def _build(self, partial: bool) -> None:
         out = ffi.new("network **")
         check(
             lib.pydn_parse_network(self.cfg.encode(), out),
@@ -122,6 +132,7 @@ class Network:
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{self.width}x{self.height}, {self.classes} classes"
+        state += f", {self.device}"
         return f"<pydarknet.Network {self.cfg!r} {state}>"
 
 
@@ -137,13 +148,22 @@ def weights_header_bytes(path: str) -> int:
 
 
 def load_net(
-    cfg: PathLike, weights: PathLike | None = None, clear: int = 0, *, partial: bool = False
+    cfg: PathLike,
+    weights: PathLike | None = None,
+    clear: int = 0,
+    *,
+    partial: bool = False,
+    gpu: int | None = None,
+    device: Device = None,
 ) -> Network:
     """Load a network from a ``.cfg`` and (optionally) a ``.weights`` file.
 
     The weights file must hold exactly what the network needs; ``partial=True`` allows
-    a shorter file (Darknet then loads the layers it holds, e.g. a backbone)."""
-    return Network(cfg, weights, clear, partial=partial)
+    a shorter file (Darknet then loads the layers it holds, e.g. a backbone).
+    ``gpu`` is Darknet's ``-i N`` (-1: CPU, like ``-nogpu``); ``device`` takes "cpu",
+    "cuda:N", N or None (see :mod:`pydarknet.device`).  Both None: a GPU when this
+    build and machine have one, else the CPU."""
+    return Network(cfg, weights, clear, partial=partial, device=resolve_device(device, gpu))
 
 
 @dataclass(frozen=True)

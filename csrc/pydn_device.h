@@ -1,0 +1,38 @@
+/*
+ * pydn_device.h - which device Darknet runs on, and what CUDA this build and machine
+ * offer (pydn_device.c).  Same conventions as pydn.h: 0 on success, -1 with
+ * pydn_last_error() set on failure.
+ */
+#ifndef PYDN_DEVICE_H
+#define PYDN_DEVICE_H
+
+#include "pydn.h"
+
+#define PYDN_BUILD_GPU 1
+#define PYDN_BUILD_CUDNN 2
+
+int pydn_build_flags(void);  /* PYDN_BUILD_* bits this library was compiled with */
+/* CUDA devices this process can use; -1 (count 0) when the runtime cannot tell, e.g.
+ * no driver.  Never raises a Darknet error, so it is safe to probe with. */
+int pydn_gpu_count(int *count);
+/* cudaRuntimeGetVersion, cudaDriverGetVersion (0: no driver), cudnnGetVersion (0: none) */
+void pydn_cuda_versions(int *runtime, int *driver, int *cudnn);
+int pydn_gpu_name(int gpu, char *buf, int len);
+/* Darknet's global gpu_index, read by parse_network_cfg() and load_weights(): networks
+ * built next live on GPU `gpu`, or on the CPU for gpu < 0.  Checks the device exists. */
+int pydn_use_device(int gpu);
+/* set_batch_network() that a CPU network of a cuDNN build survives (upstream's sets up
+ * cuDNN descriptors whatever the device).  `batch` must not exceed the batch the
+ * network's buffers were allocated for (its cfg's batch / subdivisions).
+ * pydn_batch_network() is the unguarded form, for use inside guarded entry points. */
+int pydn_set_batch(network *net, int batch);
+void pydn_batch_network(network *net, int batch);
+/* parse_network_cfg() as is: buffers for the cfg's batch / subdivisions images. */
+int pydn_parse_network_cfg_batch(const char *cfg, network **out);
+
+/* Benchmark-only (benchmarks/gpu_bench.py): test_detector's pipeline for net->batch
+ * images in one forward pass.  outs[i] as pydn_detect() fills it, for ims[i]. */
+int pydn_bench_detect_batch(network *net, image *ims, int n, float thresh, float hier_thresh,
+                            float nms, pydn_dets *outs);
+
+#endif /* PYDN_DEVICE_H */
