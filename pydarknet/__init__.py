@@ -22,8 +22,10 @@ from .errors import (
     ImageError,
     WeightsError,
 )
+from .folder import detect_files, find_images
 from .models import MODELS, download
 from .network import Metadata, Network, load_meta, load_net
+from .video import annotate_video, detect_video
 
 __version__ = "0.1.0"
 
@@ -42,12 +44,16 @@ __all__ = [
     "Metadata",
     "Network",
     "WeightsError",
+    "annotate_video",
     "class_color",
     "classify",
     "detect",
+    "detect_files",
     "detect_image",
+    "detect_video",
     "download",
     "draw_detections",
+    "find_images",
     "load_meta",
     "load_net",
     "set_verbose",

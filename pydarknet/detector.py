@@ -130,11 +130,14 @@ class Detector:
 
     __call__ = detect
 
-    def draw(self, image: np.ndarray, detections: list[Detection]) -> np.ndarray:
-        """A copy of a BGR image with the detections drawn as Darknet draws them."""
+    def draw(
+        self, image: np.ndarray, detections: list[Detection], *, confidence: bool = True
+    ) -> np.ndarray:
+        """A copy of a BGR image with the detections drawn as Darknet draws them, each
+        label with its confidence (``dog 56%``) unless ``confidence=False``."""
         from .draw import draw_detections
 
-        return draw_detections(image, detections, len(self.names))
+        return draw_detections(image, detections, len(self.names), confidence=confidence)
 
     def close(self) -> None:
         self.net.close()
