@@ -43,12 +43,15 @@ class Box:
 
 @dataclass(frozen=True)
 class Detection:
+    """One detected object: class name and index, confidence in (thresh, 1], box."""
+
     label: str
     class_id: int
     confidence: float
     box: Box
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: label, class_id, confidence, box {x, y, w, h}."""
         return {
             "label": self.label,
             "class_id": self.class_id,
@@ -107,6 +110,7 @@ class Detector:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """The class names, by class index."""
         return self.meta.names
 
     def raw(self, image: str | os.PathLike[str] | np.ndarray, *, rgb: bool = False,
