@@ -1,6 +1,6 @@
 """Detect objects in one image, print them and save the annotated image.
 
-    python examples/detect_image.py darknet/data/dog.jpg [--out dog-detected.jpg]
+python examples/detect_image.py darknet/data/dog.jpg [--out dog-detected.jpg]
 """
 
 from __future__ import annotations

@@ -173,7 +173,7 @@ def _describe_data(obj: Any) -> str:
         keys = ", ".join(f"`{k}`" for k in obj)
         kind = type(next(iter(obj.values()))).__name__ if obj else "object"
         return f"A `dict[str, {kind}]` with the keys {keys}."
-    return f"```python\n{obj!r}\n```"
+    return f"A `{type(obj).__name__}`: `{obj!r}`."
 
 
 def _kind(obj: Any) -> int:
