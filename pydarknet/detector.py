@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .api import RawDetections, raw_detect
-from .images import from_array, load_image
+from .images import DarknetImage, from_array, load_image
 from .models import DEFAULT_MODEL, get_model, weights_path
 from .network import Metadata, Network, load_meta, load_net
 
@@ -113,16 +113,24 @@ class Detector:
         """The class names, by class index."""
         return self.meta.names
 
-    def raw(self, image: str | os.PathLike[str] | np.ndarray, *, rgb: bool = False,
-            thresh: float | None = None) -> RawDetections:  # fmt: skip
-        """Darknet's boxes in Darknet's order (see :class:`pydarknet.api.RawDetections`)."""
-        img = from_array(image, rgb=rgb) if isinstance(image, np.ndarray) else load_image(image)
+    def raw(self, image: str | os.PathLike[str] | np.ndarray | DarknetImage, *,
+            rgb: bool = False, thresh: float | None = None) -> RawDetections:  # fmt: skip
+        """Darknet's boxes in Darknet's order (see :class:`pydarknet.api.RawDetections`).
+
+        ``image`` may also be converted beforehand (:func:`pydarknet.images.from_array`),
+        e.g. in another thread, so that this call is all inference."""
+        if isinstance(image, DarknetImage):
+            img = image
+        elif isinstance(image, np.ndarray):
+            img = from_array(image, rgb=rgb)
+        else:
+            img = load_image(image)
         t = self.thresh if thresh is None else thresh
         return raw_detect(self.net, img, t, self.hier_thresh, self.nms)
 
     def detect(
         self,
-        image: str | os.PathLike[str] | np.ndarray,
+        image: str | os.PathLike[str] | np.ndarray | DarknetImage,
         *,
         rgb: bool = False,
         thresh: float | None = None,

@@ -25,7 +25,7 @@ import numpy as np
 
 from .detector import Detection, Detector, to_detections
 from .errors import DarknetError, DarknetFileNotFoundError
-from .images import read_image
+from .images import DarknetImage, from_array, read_image
 from .pipeline import pipelined
 
 __all__ = ["IMAGE_SUFFIXES", "ImageResult", "ResultsWriter", "detect_files", "find_images"]
@@ -100,19 +100,26 @@ def detect_files(
     while the current one is in the network.  An image that cannot be read gives a
     result with ``error`` set instead of stopping the run."""
 
-    def decode() -> Iterator[tuple[Path, np.ndarray | DarknetError]]:
+    Decoded = tuple[Path, np.ndarray | None, DarknetImage | DarknetError]
+
+    def decode() -> Iterator[Decoded]:
+        # decoding and converting to Darknet's layout here keeps the other thread on
+        # inference alone
         for p in paths:
             try:
-                yield Path(p), read_image(p)
+                image = read_image(p)
+                converted: DarknetImage | DarknetError = from_array(image, name=os.fspath(p))
             except DarknetError as exc:
-                yield Path(p), exc
+                yield Path(p), None, exc
+                continue
+            yield Path(p), image, converted
 
-    def infer(item: tuple[Path, np.ndarray | DarknetError]) -> ImageResult:
-        path, image = item
-        if isinstance(image, DarknetError):
-            return ImageResult(path, None, error=image)
+    def infer(item: Decoded) -> ImageResult:
+        path, image, converted = item
+        if isinstance(converted, DarknetError):
+            return ImageResult(path, None, error=converted)
         start = time.perf_counter()
-        raw = detector.raw(image)
+        raw = detector.raw(converted)
         seconds = time.perf_counter() - start
         dets = to_detections(raw, detector.meta, darknet_order=darknet_order)
         return ImageResult(path, image, dets, seconds)

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from .detector import Detection, Detector
 from .draw import draw_detections
 from .errors import DarknetFileNotFoundError, DarknetValueError
+from .images import DarknetImage, from_array
 from .pipeline import pipelined
 
 __all__ = ["VideoSummary", "annotate_video", "detect_video", "open_video", "read_frames"]
@@ -90,13 +91,17 @@ def detect_video(
     opened ``cv2.VideoCapture``, in order; the next frames are decoded, and the current
     one inferred, while the caller handles the previous one."""
     cap = source if isinstance(source, cv2.VideoCapture) else open_video(source)
-    frames = enumerate(read_frames(cap, max_frames))
 
-    def infer(item: tuple[int, np.ndarray]) -> list[Detection]:
-        return detector.detect(item[1], thresh=thresh)
+    def decode() -> Iterator[tuple[int, np.ndarray, DarknetImage]]:
+        # converting to Darknet's layout here keeps the inference thread on inference
+        for index, frame in enumerate(read_frames(cap, max_frames)):
+            yield index, frame, from_array(frame)
 
-    with closing(pipelined(frames, infer, depth=depth)) as items:
-        for (index, frame), dets in items:
+    def infer(item: tuple[int, np.ndarray, DarknetImage]) -> list[Detection]:
+        return detector.detect(item[2], thresh=thresh)
+
+    with closing(pipelined(decode(), infer, depth=depth)) as items:
+        for (index, frame, _), dets in items:
             yield index, frame, dets
 
 

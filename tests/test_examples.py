@@ -106,8 +106,8 @@ def test_distributed_matches_local_loop(tmp_path, data_dir, detector) -> None:  
 
 
 def test_video_benchmark_runs(tmp_path, data_dir) -> None:  # type: ignore[no-untyped-def]
-    res = run_script(REPO / "benchmarks" / "bench_video.py", "--frames", "2", "--size",
-                     "320x240", "--images", str(data_dir), cwd=tmp_path)  # fmt: skip
+    res = run_script(REPO / "benchmarks" / "bench_video.py", "--frames", "2", "--rounds", "1",
+                     "--size", "320x240", "--images", str(data_dir), cwd=tmp_path)  # fmt: skip
     fps = dict(re.findall(r"^(inference only|serial|pipelined)\s*:\s*([0-9.]+) FPS", res.stdout,
                           re.M))  # fmt: skip
     assert set(fps) == {"inference only", "serial", "pipelined"}
