@@ -94,7 +94,7 @@ def detect_files(
     paths: Sequence[str | os.PathLike[str]],
     *,
     darknet_order: bool = False,
-    depth: int = 4,
+    depth: int = 2,
 ) -> Iterator[ImageResult]:
     """Detect objects in each image, in order, decoding the next images in a thread
     while the current one is in the network.  An image that cannot be read gives a

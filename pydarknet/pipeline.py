@@ -49,7 +49,7 @@ def _get(q: queue.Queue[Any], stop: threading.Event) -> tuple[str, Any]:
 
 
 def pipelined(
-    source: Iterable[T], stage: Callable[[T], R], *, depth: int = 4
+    source: Iterable[T], stage: Callable[[T], R], *, depth: int = 2
 ) -> Iterator[tuple[T, R]]:
     """Yield ``(item, stage(item))`` for each item of ``source``, in order.
 

@@ -85,7 +85,7 @@ def detect_video(
     *,
     max_frames: int | None = None,
     thresh: float | None = None,
-    depth: int = 4,
+    depth: int = 2,
 ) -> Iterator[tuple[int, np.ndarray, list[Detection]]]:
     """``(index, frame, detections)`` for each frame of a video file, camera index or
     opened ``cv2.VideoCapture``, in order; the next frames are decoded, and the current
@@ -139,7 +139,7 @@ def annotate_video(
     thresh: float | None = None,
     confidence: bool = True,
     progress: bool = True,
-    depth: int = 4,
+    depth: int = 2,
 ) -> VideoSummary:
     """Detect objects in every frame of a video file or camera; write the annotated
     video to ``out`` (``.mp4``: mp4v, ``.avi``: MJPG; same size and frame rate) and one
