@@ -24,8 +24,10 @@ from .errors import (
     ImageError,
     WeightsError,
 )
+from .folder import detect_files, find_images
 from .models import MODELS, download
 from .network import Metadata, Network, load_meta, load_net
+from .video import annotate_video, detect_video
 
 __version__ = "0.1.0"
 
@@ -45,13 +47,17 @@ __all__ = [
     "Metadata",
     "Network",
     "WeightsError",
+    "annotate_video",
     "class_color",
     "classify",
     "cuda_info",
     "detect",
+    "detect_files",
     "detect_image",
+    "detect_video",
     "download",
     "draw_detections",
+    "find_images",
     "gpu_available",
     "gpu_count",
     "load_meta",

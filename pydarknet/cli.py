@@ -1,12 +1,18 @@
 """The ``pydarknet`` command line.
 
-    pydarknet detect IMAGE... [--model NAME | --cfg C --weights W --data D]
-                              [--thresh T] [--out FILE] [--json] [--verbose]
+    pydarknet detect INPUT... [--model NAME | --cfg C --weights W --data D]
+                              [--thresh T] [--out PATH] [--results FILE] [--json]
+    pydarknet video IN [--out OUT] [--results FILE] [--max-frames N]
     pydarknet download NAME
     pydarknet models
 
-``detect`` prints what ``./darknet detect`` prints (``name: NN%`` lines, in Darknet's
-order and rounding) and writes the annotated image (``predictions.jpg`` by default).
+``detect`` on one image file prints what ``./darknet detect`` prints (``name: NN%``
+lines, in Darknet's order and rounding) and writes the annotated image
+(``predictions.jpg`` by default).  Given several images, folders or globs (quote them:
+``'photos/*.jpg'``), it shows a progress bar, writes the annotated images into a folder
+(``predictions/`` by default) and every image's detections into one results file
+(``results.jsonl`` there, or ``--results FILE``: ``.jsonl`` or ``.csv``).
+``video`` does the same for a video file or a camera index (see cli_video.py).
 """
 
 from __future__ import annotations
@@ -15,18 +21,32 @@ import argparse
 import json
 import logging
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
+from tqdm import tqdm
 
-from . import _lib
-from .detector import Detector, to_detections
+from . import _lib, cli_video
+from .detector import Detector
 from .draw import draw_detections
 from .errors import DarknetError
-from .images import read_image
+from .folder import ImageResult, ResultsWriter, detect_files, find_images
 from .models import DEFAULT_MODEL, MODELS, download
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """--model / --cfg --weights --data and the thresholds (shared with ``video``)."""
+    p.add_argument("--model", default=None, help=f"zoo model (default {DEFAULT_MODEL})")
+    p.add_argument("--cfg", help="network .cfg (instead of --model)")
+    p.add_argument("--weights", help="network .weights (with --cfg)")
+    p.add_argument("--data", help=".data or .names file (with --cfg)")
+    p.add_argument("--thresh", type=float, default=0.5)
+    p.add_argument("--hier-thresh", type=float, default=0.5)
+    p.add_argument("--nms", type=float, default=0.45)
+    p.add_argument("--no-confidence", action="store_true",
+                   help="label boxes with class names only, as Darknet does")  # fmt: skip
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -35,18 +55,18 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("detect", help="detect objects in images, like ./darknet detect")
-    d.add_argument("images", nargs="+", help="image files")
-    d.add_argument("--model", default=None, help=f"zoo model (default {DEFAULT_MODEL})")
-    d.add_argument("--cfg", help="network .cfg (instead of --model)")
-    d.add_argument("--weights", help="network .weights (with --cfg)")
-    d.add_argument("--data", help=".data or .names file (with --cfg)")
-    d.add_argument("--thresh", type=float, default=0.5)
-    d.add_argument("--hier-thresh", type=float, default=0.5)
-    d.add_argument("--nms", type=float, default=0.45)
-    d.add_argument("--out", help="annotated image (one input) or folder (several); "
+    d.add_argument("images", nargs="+", metavar="INPUT", help="image files, folders or globs")
+    add_model_options(d)
+    d.add_argument("--out", help="annotated image (one image file) or folder (otherwise); "
                    "default predictions.jpg / predictions/")  # fmt: skip
+    d.add_argument("--results", help="results file for many images (.jsonl or .csv); "
+                   "default OUT/results.jsonl")  # fmt: skip
     d.add_argument("--no-save", action="store_true", help="do not write annotated images")
     d.add_argument("--json", action="store_true", help="print JSON lines instead of text")
+    d.add_argument("--quiet", "-q", action="store_true",
+                   help="many images: print nothing per image")  # fmt: skip
+
+    cli_video.add_parser(sub)
 
     dl = sub.add_parser("download", help="download a zoo model's weights into the cache")
     dl.add_argument("name", choices=sorted(MODELS))
@@ -56,7 +76,7 @@ def _build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _detector(args: argparse.Namespace) -> Detector:
+def make_detector(args: argparse.Namespace) -> Detector:
     if args.cfg:
         if not (args.weights and args.data):
             raise SystemExit("pydarknet: --cfg needs --weights and --data")
@@ -66,36 +86,78 @@ def _detector(args: argparse.Namespace) -> Detector:
                     hier_thresh=args.hier_thresh, nms=args.nms)  # fmt: skip
 
 
-def _out_path(args: argparse.Namespace, image: str) -> Path | None:
-    if args.no_save:
-        return None
-    if len(args.images) == 1:
-        return Path(args.out or "predictions.jpg")
-    folder = Path(args.out or "predictions")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / (Path(image).stem + ".jpg")
+def _darknet_lines(res: ImageResult, name: str | None = None) -> list[str]:
+    """What ``./darknet detect`` prints for an image (named as given, or its path)."""
+    lines = [f"{name or res.path}: Predicted in {res.seconds:f} seconds."]
+    return lines + [f"{d.label}: {d.confidence * 100:.0f}%" for d in res.detections]
+
+
+def _json_line(res: ImageResult) -> str:
+    return json.dumps(res.to_dict())
+
+
+class _Outputs:
+    """Where each annotated image goes: ``folder/<stem>.jpg``; a stem seen before
+    gets ``_2``, ``_3``... so that images of different folders never overwrite."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.used = folder, set[str]()
+
+    def path(self, image: Path) -> Path:
+        stem, n = image.stem, 1
+        while stem in self.used:
+            n += 1
+            stem = f"{image.stem}_{n}"
+        self.used.add(stem)
+        return self.folder / f"{stem}.jpg"
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    with _detector(args) as det:
-        for image in args.images:
-            bgr = read_image(image)
-            start = time.perf_counter()
-            raw = det.raw(bgr)
-            elapsed = time.perf_counter() - start
-            dets = to_detections(raw, det.meta, darknet_order=True)
-            if args.json:
-                record = {"image": image, "seconds": elapsed,
-                          "detections": [d.to_dict() for d in dets]}  # fmt: skip
-                print(json.dumps(record))
-            else:
-                print(f"{image}: Predicted in {elapsed:f} seconds.")
-                for d in dets:
-                    print(f"{d.label}: {d.confidence * 100:.0f}%")
-            out = _out_path(args, image)
-            if out is not None:
-                cv2.imwrite(str(out), draw_detections(bgr, dets, len(det.names)))
+    paths = find_images(args.images)
+    single = len(args.images) == 1 and len(paths) == 1 and Path(args.images[0]).is_file()
+    with make_detector(args) as det:
+        if single:
+            return _detect_one(det, args, args.images[0])
+        return _detect_many(det, args, paths)
+
+
+def _detect_one(det: Detector, args: argparse.Namespace, image: str) -> int:
+    res = next(detect_files(det, [image], darknet_order=True))
+    if res.error is not None:
+        raise res.error
+    print(_json_line(res) if args.json else "\n".join(_darknet_lines(res, image)))
+    if not args.no_save:
+        drawn = draw_detections(res.image, res.detections, len(det.names),  # type: ignore[arg-type]
+                                confidence=not args.no_confidence)  # fmt: skip
+        cv2.imwrite(args.out or "predictions.jpg", drawn)
     return 0
+
+
+def _detect_many(det: Detector, args: argparse.Namespace, paths: list[Path]) -> int:
+    folder = Path(args.out or "predictions")
+    outputs = _Outputs(folder)
+    if not args.no_save:
+        folder.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    bar = tqdm(paths, unit="img", disable=args.no_progress, dynamic_ncols=True, file=sys.stderr)
+    with ResultsWriter(args.results or folder / "results.jsonl") as results:
+        for res in detect_files(det, paths, darknet_order=True):
+            bar.update()
+            results.write(res)
+            if res.error is not None:
+                failed += 1
+                tqdm.write(f"pydarknet: error: {res.error}", file=sys.stderr)
+                continue
+            if not args.quiet:
+                tqdm.write(_json_line(res) if args.json else "\n".join(_darknet_lines(res)))
+            if not args.no_save:
+                drawn = draw_detections(res.image, res.detections, len(det.names),  # type: ignore[arg-type]
+                                        confidence=not args.no_confidence)  # fmt: skip
+                cv2.imwrite(str(outputs.path(res.path)), drawn)
+        bar.close()
+    print(f"{len(paths) - failed} images, {failed} failed; results in {results.path}",
+          file=sys.stderr)  # fmt: skip
+    return 1 if failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "detect":
             return cmd_detect(args)
+        if args.command == "video":
+            return cli_video.cmd_video(args, make_detector(args))
         if args.command == "download":
             print(download(args.name, force=args.force))
             return 0

@@ -10,7 +10,7 @@ import numpy as np
 
 from .api import RawDetections, raw_detect
 from .device import Device
-from .images import from_array, load_image
+from .images import DarknetImage, from_array, load_image
 from .models import DEFAULT_MODEL, get_model, weights_path
 from .network import Metadata, Network, load_meta, load_net
 
@@ -44,12 +44,15 @@ class Box:
 
 @dataclass(frozen=True)
 class Detection:
+    """One detected object: class name and index, confidence in (thresh, 1], box."""
+
     label: str
     class_id: int
     confidence: float
     box: Box
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: label, class_id, confidence, box {x, y, w, h}."""
         return {
             "label": self.label,
             "class_id": self.class_id,
@@ -107,18 +110,27 @@ class Detector:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """The class names, by class index."""
         return self.meta.names
 
-    def raw(self, image: str | os.PathLike[str] | np.ndarray, *, rgb: bool = False,
-            thresh: float | None = None) -> RawDetections:  # fmt: skip
-        """Darknet's boxes in Darknet's order (see :class:`pydarknet.api.RawDetections`)."""
-        img = from_array(image, rgb=rgb) if isinstance(image, np.ndarray) else load_image(image)
+    def raw(self, image: str | os.PathLike[str] | np.ndarray | DarknetImage, *,
+            rgb: bool = False, thresh: float | None = None) -> RawDetections:  # fmt: skip
+        """Darknet's boxes in Darknet's order (see :class:`pydarknet.api.RawDetections`).
+
+        ``image`` may also be converted beforehand (:func:`pydarknet.images.from_array`),
+        e.g. in another thread, so that this call is all inference."""
+        if isinstance(image, DarknetImage):
+            img = image
+        elif isinstance(image, np.ndarray):
+            img = from_array(image, rgb=rgb)
+        else:
+            img = load_image(image)
         t = self.thresh if thresh is None else thresh
         return raw_detect(self.net, img, t, self.hier_thresh, self.nms)
 
     def detect(
         self,
-        image: str | os.PathLike[str] | np.ndarray,
+        image: str | os.PathLike[str] | np.ndarray | DarknetImage,
         *,
         rgb: bool = False,
         thresh: float | None = None,
@@ -130,11 +142,14 @@ class Detector:
 
     __call__ = detect
 
-    def draw(self, image: np.ndarray, detections: list[Detection]) -> np.ndarray:
-        """A copy of a BGR image with the detections drawn as Darknet draws them."""
+    def draw(
+        self, image: np.ndarray, detections: list[Detection], *, confidence: bool = True
+    ) -> np.ndarray:
+        """A copy of a BGR image with the detections drawn as Darknet draws them, each
+        label with its confidence (``dog 56%``) unless ``confidence=False``."""
         from .draw import draw_detections
 
-        return draw_detections(image, detections, len(self.names))
+        return draw_detections(image, detections, len(self.names), confidence=confidence)
 
     def close(self) -> None:
         self.net.close()

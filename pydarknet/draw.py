@@ -1,6 +1,7 @@
 """Drawing detections the way Darknet's ``predictions.jpg`` looks (src/image.c
 draw_detections): a box per detected object in a class colour, ``width = h * .006``,
-and a label in that colour above it with the class names in black."""
+and a label in that colour above it with the class names in black.  Unlike Darknet, the
+label also gives each confidence (``dog 56%``) unless ``confidence=False``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from .detector import Detection
 
-__all__ = ["class_color", "draw_detections"]
+__all__ = ["class_color", "draw_detections", "label_text"]
 
 _COLORS = np.array([[1, 0, 1], [0, 0, 1], [0, 1, 1], [0, 1, 0], [1, 1, 0], [1, 0, 0]], np.float32)
 
@@ -31,12 +32,27 @@ def class_color(class_id: int, classes: int) -> tuple[int, int, int]:
     return (int(blue * 255), int(green * 255), int(red * 255))
 
 
+def label_text(group: Iterable[Detection], confidence: bool = True) -> str:
+    """The label of one box: ``"dog 56%"``, or ``"car 52%, truck 55%"`` for a box holding
+    several classes (Darknet's ``"car, truck"`` with ``confidence=False``)."""
+    if confidence:
+        return ", ".join(f"{d.label} {d.confidence * 100:.0f}%" for d in group)
+    return ", ".join(d.label for d in group)
+
+
 def draw_detections(
-    image: np.ndarray, detections: Iterable[Detection], classes: int, *, copy: bool = True
+    image: np.ndarray,
+    detections: Iterable[Detection],
+    classes: int = 80,
+    *,
+    copy: bool = True,
+    confidence: bool = True,
 ) -> np.ndarray:
     """Draw detections on a BGR uint8 image (a copy unless ``copy=False``).
 
-    Detections sharing a box are drawn once with all their names, like Darknet."""
+    ``classes`` is the model's class count (it picks Darknet's colours; 80 for COCO).
+    Detections sharing a box are drawn once with all their names, in class order, in
+    the colour of the first, like Darknet."""
     out = image.copy() if copy else image
     h, w = out.shape[:2]
     groups: dict[tuple[float, ...], list[Detection]] = {}
@@ -53,7 +69,7 @@ def draw_detections(
         right, bot = min(right, w - 1), min(bot, h - 1)
         for i in range(width):
             cv2.rectangle(out, (left + i, top + i), (right - i, bot - i), color, 1)
-        label = ", ".join(d.label for d in group)
+        label = label_text(group, confidence)
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
         y0 = top + width - th - base - 4
         if y0 < 0:

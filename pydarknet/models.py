@@ -41,6 +41,8 @@ class Mirror:
 
 @dataclass(frozen=True)
 class Model:
+    """A zoo entry: cfg and names files shipped in the wheel, where its weights live."""
+
     name: str
     cfg: str  # file name under pydarknet/data
     names: str  # file name under pydarknet/data
@@ -89,6 +91,7 @@ DEFAULT_MODEL = "yolov3-tiny"
 
 
 def data_file(name: str) -> Path:
+    """A file shipped in the wheel's ``pydarknet/data`` (cfgs, names)."""
     path = Path(str(resources.files("pydarknet") / "data" / name))
     if not path.is_file():
         raise DarknetValueError(f"pydarknet ships no data file {name!r} (broken install?)")
@@ -96,6 +99,7 @@ def data_file(name: str) -> Path:
 
 
 def cache_dir() -> Path:
+    """Where weights are kept: ``$PYDARKNET_HOME``, else ``~/.cache/pydarknet``."""
     root = os.environ.get("PYDARKNET_HOME") or os.path.join(
         os.path.expanduser("~"), ".cache", "pydarknet"
     )
@@ -105,6 +109,7 @@ def cache_dir() -> Path:
 
 
 def get_model(name: str) -> Model:
+    """The zoo entry called ``name`` (DarknetValueError listing the known ones if none)."""
     try:
         return MODELS[name]
     except KeyError:

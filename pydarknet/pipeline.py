@@ -1,0 +1,116 @@
+"""Overlap producing inputs, running a model and consuming results, in threads.
+
+:func:`pipelined` pulls items (decoded frames, images) from a source in one thread, runs
+a stage (inference) on them in a second thread, and yields ``(item, result)`` in order to
+the caller, whose own work (drawing, writing) runs meanwhile in the calling thread.
+Decoding (OpenCV) and inference (Darknet through cffi) release the GIL, so the three
+really run at once and throughput is bound by the slowest of them: inference.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+__all__ = ["pipelined"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_ITEM, _ERROR, _DONE = "item", "error", "done"
+_POLL = 0.05  # seconds between checks of the stop flag while a queue is full/empty
+
+
+class _Stopped(Exception):
+    """The consumer went away; the threads wind down."""
+
+
+def _put(q: queue.Queue[Any], message: tuple[str, Any], stop: threading.Event) -> None:
+    while True:
+        if stop.is_set():
+            raise _Stopped
+        try:
+            q.put(message, timeout=_POLL)
+            return
+        except queue.Full:
+            continue
+
+
+def _get(q: queue.Queue[Any], stop: threading.Event) -> tuple[str, Any]:
+    while True:
+        if stop.is_set():
+            raise _Stopped
+        try:
+            return q.get(timeout=_POLL)  # type: ignore[no-any-return]
+        except queue.Empty:
+            continue
+
+
+def pipelined(
+    source: Iterable[T], stage: Callable[[T], R], *, depth: int = 2
+) -> Iterator[tuple[T, R]]:
+    """Yield ``(item, stage(item))`` for each item of ``source``, in order.
+
+    ``source`` is iterated in a producer thread and ``stage`` runs in a worker thread;
+    at most ``depth`` items wait between each pair of threads.  An exception raised by
+    the source or the stage is re-raised here, in the caller.  Leaving the loop early
+    (``break``, an exception, closing the generator) stops both threads.
+    """
+    if depth < 1:
+        raise ValueError(f"depth must be >= 1, got {depth}")
+    stop = threading.Event()
+    inbox: queue.Queue[tuple[str, Any]] = queue.Queue(depth)
+    outbox: queue.Queue[tuple[str, Any]] = queue.Queue(depth)
+
+    def produce() -> None:
+        try:
+            try:
+                for item in source:
+                    _put(inbox, (_ITEM, item), stop)
+            except _Stopped:
+                return
+            except BaseException as exc:
+                _put(inbox, (_ERROR, exc), stop)
+                return
+            _put(inbox, (_DONE, None), stop)
+        except _Stopped:
+            return
+
+    def work() -> None:
+        try:
+            while True:
+                kind, payload = _get(inbox, stop)
+                if kind != _ITEM:
+                    _put(outbox, (kind, payload), stop)
+                    return
+                try:
+                    result = stage(payload)
+                except BaseException as exc:
+                    _put(outbox, (_ERROR, exc), stop)
+                    return
+                _put(outbox, (_ITEM, (payload, result)), stop)
+        except _Stopped:
+            return
+
+    threads = [
+        threading.Thread(target=produce, name="pydarknet-source", daemon=True),
+        threading.Thread(target=work, name="pydarknet-stage", daemon=True),
+    ]
+    for t in threads:
+        t.start()
+    try:
+        while True:
+            kind, payload = outbox.get()
+            if kind == _DONE:
+                return
+            if kind == _ERROR:
+                raise payload
+            yield payload
+    finally:
+        stop.set()
+        for t in threads:
+            # A source blocked inside its own next() (a camera) cannot be interrupted;
+            # the threads are daemons, so waiting a little is enough.
+            t.join(timeout=5)
