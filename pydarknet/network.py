@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._lib import check, ffi, lib
+from .cfgcheck import check_cfg
 from .errors import (
     CfgError,
     ClosedError,
@@ -57,6 +58,7 @@ class Network:
         self._lock = threading.Lock()
         self.cfg = existing_file(cfg, "cfg file")
         self.weights = None if weights is None else existing_file(weights, "weights file")
+        self.shape = check_cfg(self.cfg)  # refuse what Darknet's parser would crash on
         out = ffi.new("network **")
         check(
             lib.pydn_parse_network(self.cfg.encode(), out),
@@ -132,7 +134,8 @@ def weights_header_bytes(path: str) -> int:
     if len(head) < 12:
         raise WeightsError(f"weights file {path!r} is too short to hold a Darknet header")
     major, minor, _revision = struct.unpack("<3i", head)
-    wide_seen = (major * 10 + minor) >= 2 and major < 1000 and minor < 1000
+    tens = (major * 10 + minor + 2**31) % 2**32 - 2**31  # C int arithmetic wraps
+    wide_seen = tens >= 2 and major < 1000 and minor < 1000
     return 12 + (8 if wide_seen else 4)
 
 
