@@ -50,6 +50,17 @@ def check_unit(name: str, value: float) -> float:
     return v
 
 
+def check_image_input(net: Network) -> None:
+    """Images reach Darknet as W x H x 3 floats: a network must read exactly that."""
+    shape = net.shape
+    w, h, c = shape.width, shape.height, shape.channels
+    if not (w > 0 and h > 0 and c == 3 and shape.inputs == w * h * c):
+        raise DarknetValueError(
+            f"network {net.cfg!r} reads {shape.inputs} values ({w}x{h}x{c}), "
+            "not a W x H x 3 image: it cannot run on images"
+        )
+
+
 def check_meta(net: Network, meta: Metadata) -> None:
     if len(meta.names) < net.classes:
         raise DarknetValueError(
@@ -71,6 +82,7 @@ def raw_detect(
     nms = check_unit("nms", nms)
     if nms_kind not in NMS_KINDS:
         raise DarknetValueError(f"nms_kind must be one of {NMS_KINDS}, got {nms_kind!r}")
+    check_image_input(net)
     out = ffi.new("pydn_dets *")
     cimg = image.cdata()
     with net.locked() as ptr:
@@ -143,6 +155,7 @@ def classify(
     net: Network, meta: Metadata, image: str | os.PathLike[str] | np.ndarray, *, rgb: bool = False
 ) -> list[tuple[str, float]]:
     """Class scores of a classification network, ``[(name, prob)]`` sorted descending."""
+    check_image_input(net)
     img = from_array(image, rgb=rgb) if isinstance(image, np.ndarray) else load_image(image)
     n = min(net.outputs, len(meta.names))
     scores = np.empty(n, np.float32)

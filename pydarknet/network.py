@@ -22,6 +22,7 @@ from .errors import (
     CfgError,
     ClosedError,
     DarknetFileNotFoundError,
+    DarknetTypeError,
     DarknetValueError,
     WeightsError,
 )
@@ -33,7 +34,13 @@ PathLike = str | os.PathLike[str]
 
 def existing_file(path: PathLike, what: str) -> str:
     """``path`` as str, or DarknetFileNotFoundError naming ``what``."""
-    fspath = os.fspath(path)
+    try:
+        fspath = os.fspath(path)
+    except TypeError:
+        raise DarknetTypeError(f"{what}: expected a path, got {type(path).__name__}") from None
+    fspath = os.fsdecode(fspath)
+    if "\0" in fspath:
+        raise DarknetValueError(f"{what}: {fspath!r} is not a usable path (NUL character)")
     if not os.path.exists(fspath):
         raise DarknetFileNotFoundError(f"{what} not found: {fspath!r}")
     if not os.path.isfile(fspath):
@@ -61,7 +68,7 @@ class Network:
         self.shape = check_cfg(self.cfg)  # refuse what Darknet's parser would crash on
         out = ffi.new("network **")
         check(
-            lib.pydn_parse_network(self.cfg.encode(), out),
+            lib.pydn_parse_network(os.fsencode(self.cfg), out),
             f"cannot build a network from {self.cfg!r}",
             CfgError,
         )
@@ -88,7 +95,7 @@ class Network:
                 f"weights file {path!r} has {size} bytes but {self.cfg!r} needs {expected}"
                 + ("" if partial else " (pass partial=True to load a prefix on purpose)")
             )
-        rc = lib.pydn_load_weights(self._ptr, path.encode())
+        rc = lib.pydn_load_weights(self._ptr, os.fsencode(path))
         check(rc, f"cannot load {path!r}", WeightsError)
 
     @property
