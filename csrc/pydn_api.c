@@ -19,6 +19,18 @@ int pydn_load_network(const char *cfg, const char *weights, int clear, network *
 int pydn_free_network(network *net)
 {
     PYDN_GUARD_BEGIN
+    /* src/network.c free_network() forgets the workspace (tens of MB: the largest
+     * im2col buffer), the counters make_network() allocates and each [yolo] layer's
+     * mask; free them too so that repeated load/free cycles stay flat. */
+#ifdef GPU
+    if (net->gpu_index >= 0) cuda_free(net->workspace); else
+#endif
+    free(net->workspace);
+    free(net->seen);
+    free(net->t);
+    free(net->cost);
+    for (int i = 0; i < net->n; ++i)
+        if (net->layers[i].type == YOLO) free(net->layers[i].mask);
     free_network(net);
     PYDN_GUARD_END
 }
