@@ -6,11 +6,36 @@
 
 #include "pydn.h"
 
+void pydn_exit(int status) __attribute__((noreturn)); /* pydn_guard.c: to the guard */
+
+/* src/parser.c allocates net->workspace as the largest layer's workspace_size in bytes,
+ * but local_layer.c states its workspace_size in floats: a [local] layer's im2col then
+ * overruns the buffer (found by fuzzing).  Give such networks the room they use. */
+static void fix_local_workspace(network *net)
+{
+    size_t have = 0, need = 0;
+    for (int i = 0; i < net->n; ++i) {
+        layer l = net->layers[i];
+        size_t bytes = l.type == LOCAL ? l.workspace_size * sizeof(float) : l.workspace_size;
+        if (l.workspace_size > have) have = l.workspace_size;
+        if (bytes > need) need = bytes;
+    }
+#ifdef GPU
+    if (net->gpu_index >= 0) return;  /* GPU workspaces: sized by the CUDA path */
+#endif
+    if (need > have) {
+        free(net->workspace);
+        net->workspace = calloc(1, need);
+        if (!net->workspace) pydn_exit(1);
+    }
+}
+
 int pydn_load_network(const char *cfg, const char *weights, int clear, network **out)
 {
     PYDN_GUARD_BEGIN
     /* examples/detector.c test_detector(): load_network(), then batch 1 */
     network *net = load_network((char *)cfg, (char *)weights, clear);
+    fix_local_workspace(net);
     set_batch_network(net, 1);
     *out = net;
     PYDN_GUARD_END
@@ -117,6 +142,7 @@ int pydn_parse_network(const char *cfg, network **out)
 {
     PYDN_GUARD_BEGIN
     network *net = parse_network_cfg((char *)cfg);
+    fix_local_workspace(net);
     set_batch_network(net, 1);
     *out = net;
     PYDN_GUARD_END
