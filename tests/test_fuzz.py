@@ -3,7 +3,8 @@ bytes and image arrays.  Each example either raises a pydarknet error or builds/
 a crash takes the test run down, which is the failure this looks for.  Accepted
 networks also run a detection, so what the cfg checker lets through is exercised in
 Darknet's forward pass too.  Budgets are small: the whole module runs in well under a
-minute on a busy 2-core machine; PYDARKNET_FUZZ_SCALE=20 runs 20 times as many.  Crashers found are kept in test_cfgcheck.py.
+minute on a busy 2-core machine; PYDARKNET_FUZZ_SCALE=20 runs 20 times as many.
+Crashers found are kept in test_cfgcheck.py.
 """
 
 from __future__ import annotations
