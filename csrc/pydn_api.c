@@ -8,11 +8,22 @@
 
 void pydn_exit(int status) __attribute__((noreturn)); /* pydn_guard.c: to the guard */
 
-/* src/parser.c allocates net->workspace as the largest layer's workspace_size in bytes,
- * but local_layer.c states its workspace_size in floats: a [local] layer's im2col then
- * overruns the buffer (found by fuzzing).  Give such networks the room they use. */
-static void fix_local_workspace(network *net)
+/* Two Darknet bugs found by fuzzing, repaired after parsing (CPU builds):
+ * - src/parser.c allocates net->workspace as the largest layer's workspace_size in
+ *   bytes, but local_layer.c states its workspace_size in floats: a [local] layer's
+ *   im2col overruns the buffer.  Give such networks the room they use.
+ * - make_batchnorm_layer() never allocates l.x, which forward_batchnorm_layer() copies
+ *   into: a standalone [batchnorm] layer segfaults.  free_layer() frees them. */
+static void repair_network(network *net)
 {
+    for (int i = 0; i < net->n; ++i) {
+        layer *l = &net->layers[i];
+        if (l->type == BATCHNORM && !l->x) {
+            l->x = calloc((size_t)l->batch * l->outputs, sizeof(float));
+            l->x_norm = calloc((size_t)l->batch * l->outputs, sizeof(float));
+            if (!l->x || !l->x_norm) pydn_exit(1);
+        }
+    }
     size_t have = 0, need = 0;
     for (int i = 0; i < net->n; ++i) {
         layer l = net->layers[i];
@@ -35,7 +46,7 @@ int pydn_load_network(const char *cfg, const char *weights, int clear, network *
     PYDN_GUARD_BEGIN
     /* examples/detector.c test_detector(): load_network(), then batch 1 */
     network *net = load_network((char *)cfg, (char *)weights, clear);
-    fix_local_workspace(net);
+    repair_network(net);
     set_batch_network(net, 1);
     *out = net;
     PYDN_GUARD_END
@@ -142,7 +153,7 @@ int pydn_parse_network(const char *cfg, network **out)
 {
     PYDN_GUARD_BEGIN
     network *net = parse_network_cfg((char *)cfg);
-    fix_local_workspace(net);
+    repair_network(net);
     set_batch_network(net, 1);
     *out = net;
     PYDN_GUARD_END
