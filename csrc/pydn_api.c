@@ -3,6 +3,9 @@
  * Each mirrors a piece of Darknet's own code path, cited in its comment.
  */
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "pydn.h"
 
@@ -68,6 +71,11 @@ int pydn_free_network(network *net)
     for (int i = 0; i < net->n; ++i)
         if (net->layers[i].type == YOLO) free(net->layers[i].mask);
     free_network(net);
+#ifdef __GLIBC__
+    /* glibc keeps freed heap pages (its mmap threshold grows after the first large
+     * free): hand them back so that closing a network shows in RSS. */
+    malloc_trim(0);
+#endif
     PYDN_GUARD_END
 }
 
