@@ -369,16 +369,17 @@ def _cost(ly: LayerRules) -> LayerShape:
     return ly.flat("cost", ly.inputs)
 
 
+def _crnn(ly: LayerRules) -> LayerShape:
+    """Darknet's CPU [crnn] cannot run: its inner convolutions get no workspace (the
+    parser only sizes it from top-level layers), so forward_crnn_layer() writes through
+    a NULL or short buffer (found by fuzzing), and parse_crnn() swaps width and height."""
+    raise ly.fail("[crnn] layers crash in Darknet's CPU forward pass; not supported")
+
+
 def _recurrent(kind: str, matrices: int) -> Callable[[LayerRules], LayerShape]:
     def parse(ly: LayerRules) -> LayerShape:
         if ly.net.time_steps != 1:
             raise ly.fail("recurrent layers need time_steps=1 in pydarknet")
-        if kind == "crnn":
-            ly.image()
-            hidden = ly.int("hidden_filters", 1, 1)
-            s = ly.out("crnn", ly.w, ly.h, ly.int("output_filters", 1, 1))
-            ly.fits(weights=9 * max(ly.c, hidden, s.c) * hidden)
-            return s
         output = ly.int("output", 1, 1)
         if ly.inputs < 1:
             raise ly.fail("has no inputs")
@@ -401,5 +402,5 @@ PARSERS: dict[str, Callable[[LayerRules], LayerShape]] = {
     "activation": _passthrough("activation", False),
     "logistic": _passthrough("logistic", False), "l2norm": _passthrough("l2norm", False),
     "rnn": _recurrent("rnn", 3), "gru": _recurrent("gru", 6), "lstm": _recurrent("lstm", 8),
-    "crnn": _recurrent("crnn", 3),
+    "crnn": _crnn,
 }  # fmt: skip

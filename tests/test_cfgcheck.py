@@ -127,3 +127,10 @@ def test_fuzz_crasher_standalone_batchnorm(tmp_path: Path) -> None:
     with pydarknet.load_net(cfg) as net:
         raw = raw_detect(net, from_array(np.full((36, 10, 3), 90, np.uint8)))
     assert len(raw.boxes) == 0
+
+
+def test_fuzz_crasher_crnn_is_refused() -> None:
+    """[crnn] always crashed in forward_crnn_layer() (no workspace for its convolutions)."""
+    text = "[net]\nwidth=16\nheight=16\nchannels=3\n[crnn]\noutput_filters=4\n"
+    with pytest.raises(pydarknet.CfgError, match="crnn"):
+        check_cfg_bytes(text.encode())

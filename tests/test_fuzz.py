@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import pydarknet
+import pydarknet.models
 from pydarknet.api import raw_detect
 from pydarknet.images import from_array
 
