@@ -7,11 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from bad_inputs import CASES, SCRIPT
 
-from .bad_inputs import CASES, SCRIPT
-from .conftest import REPO
+TESTS = Path(__file__).resolve().parent
 
 
 def test_there_are_enough_distinct_cases() -> None:
@@ -26,7 +27,7 @@ def test_bad_input_raises_then_detection_works(
     exc = CASES[case][1]
     res = subprocess.run(
         [sys.executable, "-c", SCRIPT, tiny_cfg, tiny_weights, dog, coco_names, case, exc],
-        cwd=REPO,
+        cwd=TESTS,
         capture_output=True,
         text=True,
         timeout=120,

@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import pydarknet
 from pydarknet._lib import ffi, last_error, lib
 
-from .conftest import REPO
+TESTS = Path(__file__).resolve().parent
 
 
 def test_api_is_silent_by_default(tiny_cfg: str, tiny_weights: str, dog: str, coco_names: str):  # type: ignore[no-untyped-def]
@@ -21,7 +22,7 @@ def test_api_is_silent_by_default(tiny_cfg: str, tiny_weights: str, dog: str, co
     )
     res = subprocess.run(
         [sys.executable, "-c", code, tiny_cfg, tiny_weights, dog, coco_names],
-        cwd=REPO, capture_output=True, timeout=120, stdin=subprocess.DEVNULL,
+        cwd=TESTS, capture_output=True, timeout=120, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert res.stdout == b"" and res.stderr == b""

@@ -19,13 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from small_net import write_small_net
 
 import pydarknet
 import pydarknet.models
 from pydarknet.api import raw_detect
 from pydarknet.images import from_array
-
-from .small_net import write_small_net
 
 FUZZ = settings(
     deadline=None,

@@ -10,10 +10,9 @@ import cv2
 import numpy as np
 import psutil
 import pytest
+from small_net import write_small_net
 
 import pydarknet
-
-from .small_net import write_small_net
 
 CALLS = 1000
 MAX_BYTES_PER_CALL = 1024

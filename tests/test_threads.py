@@ -12,12 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 import pytest
+from small_net import write_small_net
 
 import pydarknet
 from pydarknet.api import raw_detect
 from pydarknet.images import from_array
-
-from .small_net import write_small_net
 
 
 @pytest.fixture(scope="module")
