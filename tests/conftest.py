@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -19,6 +18,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 def darknet_tree() -> Path:
     """The Darknet source tree: the submodule, else the build's fetched copy."""
+    import os
+
     candidates = [REPO / "darknet", Path.home() / ".cache/pydarknet/darknet-src-61c9d02e"]
     if os.environ.get("PYDARKNET_DARKNET_SRC"):  # the tree the build used (worktrees)
         candidates.append(Path(os.environ["PYDARKNET_DARKNET_SRC"]))
