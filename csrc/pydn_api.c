@@ -3,15 +3,54 @@
  * Each mirrors a piece of Darknet's own code path, cited in its comment.
  */
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "pydn.h"
 #include "pydn_device.h"
+
+void pydn_exit(int status) __attribute__((noreturn)); /* pydn_guard.c: to the guard */
+
+/* Two Darknet bugs found by fuzzing, repaired after parsing (CPU builds):
+ * - src/parser.c allocates net->workspace as the largest layer's workspace_size in
+ *   bytes, but local_layer.c states its workspace_size in floats: a [local] layer's
+ *   im2col overruns the buffer.  Give such networks the room they use.
+ * - make_batchnorm_layer() never allocates l.x, which forward_batchnorm_layer() copies
+ *   into: a standalone [batchnorm] layer segfaults.  free_layer() frees them. */
+static void repair_network(network *net)
+{
+    for (int i = 0; i < net->n; ++i) {
+        layer *l = &net->layers[i];
+        if (l->type == BATCHNORM && !l->x) {
+            l->x = calloc((size_t)l->batch * l->outputs, sizeof(float));
+            l->x_norm = calloc((size_t)l->batch * l->outputs, sizeof(float));
+            if (!l->x || !l->x_norm) pydn_exit(1);
+        }
+    }
+    size_t have = 0, need = 0;
+    for (int i = 0; i < net->n; ++i) {
+        layer l = net->layers[i];
+        size_t bytes = l.type == LOCAL ? l.workspace_size * sizeof(float) : l.workspace_size;
+        if (l.workspace_size > have) have = l.workspace_size;
+        if (bytes > need) need = bytes;
+    }
+#ifdef GPU
+    if (net->gpu_index >= 0) return;  /* GPU workspaces: sized by the CUDA path */
+#endif
+    if (need > have) {
+        free(net->workspace);
+        net->workspace = calloc(1, need);
+        if (!net->workspace) pydn_exit(1);
+    }
+}
 
 int pydn_load_network(const char *cfg, const char *weights, int clear, network **out)
 {
     PYDN_GUARD_BEGIN
     /* examples/detector.c test_detector(): load_network(), then batch 1 */
     network *net = load_network((char *)cfg, (char *)weights, clear);
+    repair_network(net);
     pydn_batch_network(net, 1);  /* set_batch_network, CPU-safe */
     *out = net;
     PYDN_GUARD_END
@@ -20,7 +59,24 @@ int pydn_load_network(const char *cfg, const char *weights, int clear, network *
 int pydn_free_network(network *net)
 {
     PYDN_GUARD_BEGIN
+    /* src/network.c free_network() forgets the workspace (tens of MB: the largest
+     * im2col buffer), the counters make_network() allocates and each [yolo] layer's
+     * mask; free them too so that repeated load/free cycles stay flat. */
+#ifdef GPU
+    if (net->gpu_index >= 0) cuda_free(net->workspace); else
+#endif
+    free(net->workspace);
+    free(net->seen);
+    free(net->t);
+    free(net->cost);
+    for (int i = 0; i < net->n; ++i)
+        if (net->layers[i].type == YOLO) free(net->layers[i].mask);
     free_network(net);
+#ifdef __GLIBC__
+    /* glibc keeps freed heap pages (its mmap threshold grows after the first large
+     * free): hand them back so that closing a network shows in RSS. */
+    malloc_trim(0);
+#endif
     PYDN_GUARD_END
 }
 
@@ -106,6 +162,7 @@ int pydn_parse_network(const char *cfg, network **out)
 {
     PYDN_GUARD_BEGIN
     network *net = parse_network_cfg((char *)cfg);
+    repair_network(net);
     pydn_batch_network(net, 1);  /* set_batch_network, CPU-safe */
     *out = net;
     PYDN_GUARD_END

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._lib import check, ffi, lib
-from .errors import DarknetValueError
+from .errors import DarknetValueError, ImageError
 from .images import DarknetImage, from_array, load_image
 from .network import Metadata, Network
 
@@ -50,6 +50,28 @@ def check_unit(name: str, value: float) -> float:
     return v
 
 
+def check_image_input(net: Network, image: DarknetImage) -> None:
+    """Images reach Darknet as W x H x 3 floats: a network must read exactly that, and
+    letterbox_image() must not shrink the image to 1 pixel (resize_image() divides by
+    size - 1 and then reads out of bounds)."""
+    shape = net.shape
+    w, h, c = shape.width, shape.height, shape.channels
+    if not (w > 1 and h > 1 and c == 3 and shape.inputs == w * h * c):
+        raise DarknetValueError(
+            f"network {net.cfg!r} reads {shape.inputs} values ({w}x{h}x{c}), "
+            "not a W x H x 3 image: it cannot run on images"
+        )
+    if w * image.h < h * image.w:  # src/image.c letterbox_image()
+        new_w, new_h = w, image.h * w // image.w
+    else:
+        new_w, new_h = image.w * h // image.h, h
+    if new_w < 2 or new_h < 2:
+        raise ImageError(
+            f"a {image.w}x{image.h} image would shrink to {new_w}x{new_h} pixels in the "
+            f"network's {w}x{h} input: too thin to detect anything"
+        )
+
+
 def check_meta(net: Network, meta: Metadata) -> None:
     if len(meta.names) < net.classes:
         raise DarknetValueError(
@@ -71,6 +93,7 @@ def raw_detect(
     nms = check_unit("nms", nms)
     if nms_kind not in NMS_KINDS:
         raise DarknetValueError(f"nms_kind must be one of {NMS_KINDS}, got {nms_kind!r}")
+    check_image_input(net, image)
     out = ffi.new("pydn_dets *")
     cimg = image.cdata()
     with net.locked() as ptr:
@@ -144,6 +167,7 @@ def classify(
 ) -> list[tuple[str, float]]:
     """Class scores of a classification network, ``[(name, prob)]`` sorted descending."""
     img = from_array(image, rgb=rgb) if isinstance(image, np.ndarray) else load_image(image)
+    check_image_input(net, img)
     n = min(net.outputs, len(meta.names))
     scores = np.empty(n, np.float32)
     cimg = img.cdata()

@@ -19,6 +19,10 @@ class DarknetValueError(DarknetError, ValueError):
     """An argument has the wrong type, shape or value."""
 
 
+class DarknetTypeError(DarknetError, TypeError):
+    """An argument of the wrong type (e.g. a path that is not a str or PathLike)."""
+
+
 class CfgError(DarknetValueError):
     """A network configuration (.cfg) that Darknet cannot build."""
 

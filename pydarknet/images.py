@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 
 from ._lib import ffi
-from .errors import DarknetFileNotFoundError, ImageError
+from .errors import ImageError
+from .network import existing_file
 
 __all__ = ["DarknetImage", "from_array", "load_image", "read_image"]
 
@@ -22,6 +23,7 @@ __all__ = ["DarknetImage", "from_array", "load_image", "read_image"]
 _LUT = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
 _BGR = (2, 1, 0)
 _RGB = (0, 1, 2)
+MAX_SIDE = 1 << 16  # with cfgcheck.MAX_SIDE, keeps letterbox_image()'s int products in range
 
 
 @dataclass
@@ -60,6 +62,8 @@ def _as_hwc(array: object, name: str) -> np.ndarray:
     h, w, c = array.shape
     if h < 1 or w < 1:
         raise ImageError(f"{name}: empty image of shape {array.shape}")
+    if max(h, w) > MAX_SIDE or 3 * h * w > 2**31 - 1:
+        raise ImageError(f"{name}: a {w}x{h} image is too large for Darknet's int sizes")
     if c not in (1, 3, 4):
         raise ImageError(f"{name}: expected 1, 3 or 4 channels, got {c}")
     return array
@@ -79,17 +83,33 @@ def from_array(array: np.ndarray, rgb: bool = False, name: str = "image") -> Dar
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Decode an image file the way the original program does: BGR uint8 HxWx3."""
-    fspath = os.fspath(path)
-    if not os.path.exists(fspath):
-        raise DarknetFileNotFoundError(f"image not found: {fspath!r}")
-    if not os.path.isfile(fspath):
-        raise DarknetFileNotFoundError(f"image path is not a file: {fspath!r}")
+    fspath = existing_file(path, "image")
+    problem = incomplete(fspath)
+    if problem:
+        raise ImageError(f"cannot decode image {fspath!r}: {problem}")
     bgr = cv2.imread(fspath, cv2.IMREAD_COLOR)
     if bgr is None or bgr.size == 0:
         raise ImageError(f"cannot decode image {fspath!r} (unreadable, truncated or not an image)")
     return bgr
 
 
+def incomplete(path: str) -> str | None:
+    """Why a file cannot be a whole image, where that shows cheaply: OpenCV decodes a
+    truncated JPEG into a partly gray picture without an error."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        size = f.seek(0, os.SEEK_END)
+        f.seek(max(0, size - 4096))
+        tail = f.read()
+    if size == 0:
+        return "the file is empty"
+    if head.startswith(b"\xff\xd8") and b"\xff\xd9" not in tail:
+        return "truncated JPEG (no end-of-image marker)"
+    if head.startswith(b"\x89PNG") and b"IEND" not in tail:
+        return "truncated PNG (no IEND chunk)"
+    return None
+
+
 def load_image(path: str | os.PathLike[str]) -> DarknetImage:
     """Read an image file into Darknet's layout (``load_image_color`` of the CLI)."""
-    return from_array(read_image(path), name=os.fspath(path))
+    return from_array(read_image(path), name=os.fsdecode(path))

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._lib import check, ffi, lib
+from .cfgcheck import check_cfg
 from .device import Device, building_on, device_name, network_lock, resolve_device
 from .errors import (
     CfgError,
     ClosedError,
     DarknetFileNotFoundError,
+    DarknetTypeError,
     DarknetValueError,
     WeightsError,
 )
@@ -32,7 +34,13 @@ PathLike = str | os.PathLike[str]
 
 def existing_file(path: PathLike, what: str) -> str:
     """``path`` as str, or DarknetFileNotFoundError naming ``what``."""
-    fspath = os.fspath(path)
+    try:
+        fspath = os.fspath(path)
+    except TypeError:
+        raise DarknetTypeError(f"{what}: expected a path, got {type(path).__name__}") from None
+    fspath = os.fsdecode(fspath)
+    if "\0" in fspath:
+        raise DarknetValueError(f"{what}: {fspath!r} is not a usable path (NUL character)")
     if not os.path.exists(fspath):
         raise DarknetFileNotFoundError(f"{what} not found: {fspath!r}")
     if not os.path.isfile(fspath):
@@ -60,6 +68,7 @@ class Network:
         self._ptr = ffi.NULL
         self.cfg = existing_file(cfg, "cfg file")
         self.weights = None if weights is None else existing_file(weights, "weights file")
+        self.shape = check_cfg(self.cfg)  # refuse what Darknet's parser would crash on
         self.gpu: int = resolve_device(device)  # -1: the CPU
         self.device: str = device_name(self.gpu)
         self._lock = network_lock(self.gpu)
@@ -69,7 +78,7 @@ class Network:
     def _build(self, partial: bool) -> None:
         out = ffi.new("network **")
         check(
-            lib.pydn_parse_network(self.cfg.encode(), out),
+            lib.pydn_parse_network(os.fsencode(self.cfg), out),
             f"cannot build a network from {self.cfg!r}",
             CfgError,
         )
@@ -96,7 +105,7 @@ class Network:
                 f"weights file {path!r} has {size} bytes but {self.cfg!r} needs {expected}"
                 + ("" if partial else " (pass partial=True to load a prefix on purpose)")
             )
-        rc = lib.pydn_load_weights(self._ptr, path.encode())
+        rc = lib.pydn_load_weights(self._ptr, os.fsencode(path))
         check(rc, f"cannot load {path!r}", WeightsError)
 
     @property
@@ -143,7 +152,8 @@ def weights_header_bytes(path: str) -> int:
     if len(head) < 12:
         raise WeightsError(f"weights file {path!r} is too short to hold a Darknet header")
     major, minor, _revision = struct.unpack("<3i", head)
-    wide_seen = (major * 10 + minor) >= 2 and major < 1000 and minor < 1000
+    tens = (major * 10 + minor + 2**31) % 2**32 - 2**31  # C int arithmetic wraps
+    wide_seen = tens >= 2 and major < 1000 and minor < 1000
     return 12 + (8 if wide_seen else 4)
 
 

@@ -18,7 +18,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 def darknet_tree() -> Path:
     """The Darknet source tree: the submodule, else the build's fetched copy."""
-    for candidate in (REPO / "darknet", Path.home() / ".cache/pydarknet/darknet-src-61c9d02e"):
+    import os
+
+    candidates = [REPO / "darknet", Path.home() / ".cache/pydarknet/darknet-src-61c9d02e"]
+    if os.environ.get("PYDARKNET_DARKNET_SRC"):  # the tree the build used (worktrees)
+        candidates.append(Path(os.environ["PYDARKNET_DARKNET_SRC"]))
+    for candidate in candidates:
         if (candidate / "data" / "dog.jpg").is_file():
             return candidate
     pytest.skip("no Darknet tree (run tools/fetch_darknet_source.py darknet)")

@@ -1,0 +1,126 @@
+"""Validate a Darknet ``.cfg`` in Python before Darknet's C parser sees it.
+
+Darknet's ``parse_network_cfg()`` (src/parser.c) trusts its input: a negative filter
+count, a route to a layer that does not exist or a ``[yolo]`` mask beyond its anchors
+make it (or the first forward pass) write out of bounds, divide by zero or call exit().
+:func:`check_cfg` walks the sections the way the C parser does, computes every layer's
+output shape with Darknet's own formulas and refuses, with a :class:`CfgError` naming
+the file, line, layer and option, anything that would not build into a network that can
+run a forward pass safely.  What it accepts, Darknet builds to the same shapes (the
+tests compare both on Darknet's own cfg files).
+"""
+
+from __future__ import annotations
+
+import os
+
+from .cfglayers import KINDS, PARSERS, LayerRules
+from .cfgparse import INT_MAX, LayerShape, NetworkShape, Section, read_cfg
+from .errors import CfgError
+
+__all__ = ["LayerShape", "NetworkShape", "check_cfg", "check_cfg_bytes"]
+
+MAX_SIDE = 16384  # input width/height: keeps Darknet's int products (letterbox) in range
+MAX_CHANNELS = 4096
+DETECTORS = ("yolo", "region", "detection")
+
+
+def memory_limit() -> int:
+    """Bytes a network may need: the machine's physical memory."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-Linux
+        return 16 << 30
+
+
+_NET = ("[net]", "[network]")
+
+
+def _net(name: str, sec: Section) -> NetworkShape:
+    """parse_net_options(): the [net] section."""
+
+    def fail(what: str) -> CfgError:
+        return CfgError(f"cfg file {name!r}, line {sec.line}, {sec.header}: {what}")
+
+    def get(key: str, default: int, low: int, high: int = INT_MAX) -> int:
+        v = sec.int(key, default)
+        if not low <= v <= high:
+            raise fail(f"{key}={v} must be within {low}..{high}")
+        return v
+
+    subdivisions = get("subdivisions", 1, 1)
+    batch = get("batch", 1, subdivisions)  # Darknet's batch is batch/subdivisions
+    steps = get("time_steps", 1, 1)
+    w, h = get("width", 0, 0, MAX_SIDE), get("height", 0, 0, MAX_SIDE)
+    c = get("channels", 0, 0, MAX_CHANNELS)
+    if w * h * c > INT_MAX:
+        raise fail(f"a {w}x{h}x{c} input is too large for Darknet")
+    inputs = get("inputs", w * h * c, 0)
+    if not inputs:
+        raise fail("needs width=, height= and channels= (or inputs=)")
+    if batch // subdivisions * steps * inputs > INT_MAX:
+        raise fail("batch= x inputs is too large for Darknet")
+    if (sec.find("policy")[1] or "constant") == "steps":
+        steps_s, scales_s = sec.find("steps")[1], sec.find("scales")[1]
+        if steps_s is None or scales_s is None or scales_s.count(",") < steps_s.count(","):
+            raise fail("policy=steps needs steps= and as many scales=")
+    return NetworkShape(w, h, c, inputs, batch // subdivisions * steps, steps)
+
+
+def _check_detectors(name: str, layers: list[LayerShape]) -> None:
+    """get_network_boxes() sizes every box by the LAST layer's classes (and coords)."""
+    last = layers[-1]
+    for i, ly in enumerate(layers):
+        if ly.kind in DETECTORS and (
+            ly.classes > last.classes or (ly.coords > 4 and ly.coords > last.coords)
+        ):
+            raise CfgError(
+                f"cfg file {name!r}: [{ly.kind}] layer {i} has classes={ly.classes} but the "
+                f"last layer ({last.kind}) has {last.classes}; Darknet sizes detections by the "
+                "last layer, so detection layers must agree (and come last)"
+            )
+
+
+def check_cfg_bytes(data: bytes, name: str = "<cfg>") -> NetworkShape:
+    """Check the text of a cfg; return the shapes Darknet will build, or raise CfgError."""
+    sections = read_cfg(data, name)
+    first = sections[0]
+    if first.header not in _NET:
+        raise CfgError(
+            f"cfg file {name!r}: the first section is {first.header!r} (line {first.line}); "
+            "it must be [net] or [network]"
+        )
+    if len(sections) < 2:
+        raise CfgError(f"cfg file {name!r} has a [net] section but no layers")
+    net = _net(name, first)
+    prev = LayerShape("net", net.width, net.height, net.channels, net.inputs)
+    for index, sec in enumerate(sections[1:]):
+        kind = KINDS.get(sec.header)
+        if kind is None:
+            hint = " (Windows line endings? Darknet needs \\n only)" if "\r" in sec.header else ""
+            known = sorted({k for k in KINDS if k not in ("[conv]",)})
+            raise CfgError(
+                f"cfg file {name!r}, line {sec.line}: unknown section {sec.header!r}{hint}; "
+                f"Darknet knows {', '.join(known)} and [net] first"
+            )
+        prev = PARSERS[kind](LayerRules(name, sec, index, prev, net))
+        net.layers.append(prev)
+    if all(ly.kind == "cost" for ly in net.layers):
+        raise CfgError(f"cfg file {name!r} has only [cost] layers: no output layer")
+    _check_detectors(name, net.layers)
+    floats = sum(ly.floats or 2 * net.batch * ly.outputs for ly in net.layers)
+    net.bytes_needed = 4 * (floats + net.inputs * net.batch) + max(
+        ly.workspace for ly in net.layers
+    )
+    if net.bytes_needed > memory_limit():
+        raise CfgError(
+            f"cfg file {name!r} needs about {net.bytes_needed / 2**30:.1f} GiB, more than "
+            "this machine's memory"
+        )
+    return net
+
+
+def check_cfg(path: str) -> NetworkShape:
+    """:func:`check_cfg_bytes` on a file (which must exist and be readable)."""
+    with open(path, "rb") as f:
+        return check_cfg_bytes(f.read(), path)

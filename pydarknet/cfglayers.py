@@ -1,0 +1,406 @@
+"""Per-layer rules of the cfg checker (:mod:`pydarknet.cfgcheck`).
+
+One function per Darknet layer type, each mirroring its ``parse_*()`` in src/parser.c
+and the ``make_*_layer()`` it calls: it reads the options with Darknet's defaults,
+refuses values that would make Darknet (or its first forward pass) misbehave, and
+returns the output shape Darknet computes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from .cfgparse import INT_MAX, LayerShape, NetworkShape, Section, c_atoi
+from .errors import CfgError
+
+__all__ = ["KINDS", "PARSERS", "LayerRules"]
+
+KINDS = {
+    "[conv]": "convolutional", "[convolutional]": "convolutional",
+    "[deconv]": "deconvolutional", "[deconvolutional]": "deconvolutional",
+    "[local]": "local", "[conn]": "connected", "[connected]": "connected",
+    "[max]": "maxpool", "[maxpool]": "maxpool", "[avg]": "avgpool", "[avgpool]": "avgpool",
+    "[soft]": "softmax", "[softmax]": "softmax", "[dropout]": "dropout", "[route]": "route",
+    "[shortcut]": "shortcut", "[upsample]": "upsample", "[reorg]": "reorg", "[yolo]": "yolo",
+    "[region]": "region", "[detection]": "detection", "[iseg]": "iseg", "[cost]": "cost",
+    "[crop]": "crop", "[lrn]": "normalization", "[normalization]": "normalization",
+    "[batchnorm]": "batchnorm", "[activation]": "activation", "[logistic]": "logistic",
+    "[l2norm]": "l2norm", "[rnn]": "rnn", "[gru]": "gru", "[lstm]": "lstm", "[crnn]": "crnn",
+}  # fmt: skip
+
+
+def _cdiv(a: int, b: int) -> int:
+    """C integer division (truncates toward zero)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+class LayerRules:
+    """What a layer parser gets: its section, its input (Darknet's size_params), the
+    layers built so far, and helpers that raise a CfgError naming all of these."""
+
+    def __init__(self, name: str, sec: Section, index: int, prev: LayerShape, net: NetworkShape):
+        self.name, self.sec, self.index, self.net = name, sec, index, net
+        self.w, self.h, self.c, self.inputs = prev.w, prev.h, prev.c, prev.outputs
+        self.batch = net.batch
+
+    def fail(self, what: str) -> CfgError:
+        return CfgError(
+            f"cfg file {self.name!r}, line {self.sec.line}, layer {self.index} "
+            f"{self.sec.header}: {what}"
+        )
+
+    def int(self, key: str, default: int, low: int | None = None, high: int | None = None) -> int:
+        v = self.sec.int(key, default)
+        if low is not None and v < low:
+            raise self.fail(f"{key}={v} must be at least {low}")
+        if high is not None and v > high:
+            raise self.fail(f"{key}={v} must be at most {high}")
+        return v
+
+    def fits(self, **values: int) -> None:
+        """Darknet computes these in C int: refuse what would overflow."""
+        for key, v in values.items():
+            if v > INT_MAX:
+                raise self.fail(f"{key} = {v} is too large for Darknet (over 2^31-1)")
+
+    def image(self) -> None:
+        """The layer reads its input as W x H x C (Darknet: 'must output image')."""
+        w, h, c, n = self.w, self.h, self.c, self.inputs
+        if not (w > 0 and h > 0 and c > 0 and n == w * h * c):
+            raise self.fail(f"needs an image input but gets {w}x{h}x{c} ({n} values)")
+
+    def stride_fits(self, stride: int, padding: int) -> None:
+        if stride > max(self.w, self.h) + padding:
+            raise self.fail(f"stride={stride} is larger than its {self.w}x{self.h} input")
+
+    def out(self, kind: str, w: int, h: int, c: int, **extra: int) -> LayerShape:
+        self.fits(output_size=w * h * c * self.batch)
+        if min(w, h, c) < 1:
+            raise self.fail(f"its output would be {w}x{h}x{c}: sizes must be positive")
+        return LayerShape(kind, w, h, c, w * h * c, **extra)
+
+    def flat(self, kind: str, outputs: int, **extra: int) -> LayerShape:
+        if outputs < 1:
+            raise self.fail(f"has {outputs} inputs/outputs")
+        self.fits(output_size=outputs * self.batch)
+        return LayerShape(kind, 0, 0, 0, outputs, **extra)
+
+    def layer_ref(self, text: str, key: str) -> int:
+        """A route/shortcut index: negative counts back from this layer."""
+        i = c_atoi(text)
+        absolute = self.index + i if i < 0 else i
+        if not 0 <= absolute < self.index:
+            raise self.fail(f"{key}={text} names layer {absolute}, not one of 0..{self.index - 1}")
+        return absolute
+
+    def readable(self, key: str) -> str | None:
+        """A file option (tree=, map=), opened by Darknet relative to the working dir."""
+        path = self.sec.find(key)[1]
+        if path is not None and not (os.path.isfile(path) and os.access(path, os.R_OK)):
+            raise self.fail(f"{key}={path}: no readable file of that name")
+        return path
+
+    def tree_size(self) -> int:
+        """Entries of a tree= file, checked the way tree.c read_tree() needs them."""
+        path = self.readable("tree")
+        if path is None:
+            return 0
+        with open(path, "rb") as f:
+            rows = f.read().split(b"\n")
+        if rows and rows[-1] == b"":
+            rows.pop()
+        for n, row in enumerate(rows):
+            parts = row.split()
+            parent = c_atoi(parts[1].decode("latin-1")) if len(parts) > 1 else -1
+            if not parts or len(parts[0]) > 255 or not -1 <= parent < n:
+                raise self.fail(f"tree={path}, line {n + 1}: expected 'name parent' (parent < {n})")
+        if not rows:
+            raise self.fail(f"tree={path} is empty")
+        return len(rows)
+
+
+def _conv(ly: LayerRules) -> LayerShape:
+    n, size = ly.int("filters", 1, 1), ly.int("size", 1, 1)
+    stride, groups = ly.int("stride", 1, 1), ly.int("groups", 1, 1)
+    padding = ly.int("padding", 0, 0)
+    if ly.sec.int("pad", 0):
+        padding = size // 2
+    ly.image()
+    ly.stride_fits(stride, 2 * padding)
+    if ly.c % groups or n % groups:
+        raise ly.fail(f"groups={groups} must divide both its {ly.c} channels and filters={n}")
+    ly.int("numload", 0, 0, n)
+    ly.fits(padded=max(ly.w, ly.h) + 2 * padding, weights=ly.c * n * size * size)
+    out_w = _cdiv(ly.w + 2 * padding - size, stride) + 1
+    out_h = _cdiv(ly.h + 2 * padding - size, stride) + 1
+    nweights = ly.c // groups * n * size * size
+    space = out_w * out_h * size * size * ly.c // groups
+    ly.fits(workspace=space)
+    s = ly.out("convolutional", out_w, out_h, n, workspace=4 * space)
+    s.floats = 2 * ly.batch * s.outputs + 2 * nweights
+    return s
+
+
+def _deconv(ly: LayerRules) -> LayerShape:
+    n, size, stride = ly.int("filters", 1, 1), ly.int("size", 1, 1), ly.int("stride", 1, 1)
+    padding = ly.int("padding", 0, 0)
+    if ly.sec.int("pad", 0):
+        padding = size // 2
+    ly.image()
+    ly.fits(weights=ly.c * n * size * size, workspace=ly.w * ly.h * size * size * n)
+    s = ly.out(
+        "deconvolutional",
+        (ly.w - 1) * stride + size - 2 * padding,
+        (ly.h - 1) * stride + size - 2 * padding,
+        n,
+        workspace=4 * ly.w * ly.h * size * size * n,
+    )
+    s.floats = 2 * ly.batch * s.outputs + 2 * ly.c * n * size * size
+    return s
+
+
+def _local(ly: LayerRules) -> LayerShape:
+    n, size, stride = ly.int("filters", 1, 1), ly.int("size", 1, 1), ly.int("stride", 1, 1)
+    pad = ly.int("pad", 0, 0, 1)
+    ly.image()
+    ly.stride_fits(stride, 2 * pad)
+    out_w = _cdiv(ly.w - 1 if pad else ly.w - size, stride) + 1
+    out_h = _cdiv(ly.h - 1 if pad else ly.h - size, stride) + 1
+    # local_layer.c sizes its buffers by out_w/out_h but im2col() writes its own count
+    if (
+        _cdiv(ly.w + 2 * pad - size, stride) >= out_w
+        or _cdiv(ly.h + 2 * pad - size, stride) >= out_h
+    ):
+        raise ly.fail(f"pad={pad} with size={size} makes Darknet's im2col overrun its buffer")
+    weights = ly.c * n * size * size * out_w * out_h
+    ly.fits(weights=weights, workspace=out_w * out_h * size * size * ly.c)
+    s = ly.out("local", out_w, out_h, n, workspace=4 * out_w * out_h * size * size * ly.c)
+    s.floats = 2 * ly.batch * s.outputs + 2 * weights
+    return s
+
+
+def _connected(ly: LayerRules) -> LayerShape:
+    output = ly.int("output", 1, 1)
+    ly.fits(weights=ly.inputs * output)
+    if ly.inputs < 1:
+        raise ly.fail("has no inputs")
+    s = ly.out("connected", 1, 1, output)
+    s.floats = 2 * ly.batch * output + 2 * ly.inputs * output
+    return s
+
+
+def _maxpool(ly: LayerRules) -> LayerShape:
+    stride = ly.int("stride", 1, 1)
+    size = ly.int("size", stride, 1)
+    padding = ly.int("padding", size - 1, 0)
+    ly.image()
+    ly.stride_fits(stride, padding)
+    ly.fits(padded=max(ly.w, ly.h) + padding)
+    out_w = _cdiv(ly.w + padding - size, stride) + 1
+    out_h = _cdiv(ly.h + padding - size, stride) + 1
+    s = ly.out("maxpool", out_w, out_h, ly.c)
+    s.floats = 2 * ly.batch * s.outputs
+    return s
+
+
+def _avgpool(ly: LayerRules) -> LayerShape:
+    ly.image()
+    return ly.out("avgpool", 1, 1, ly.c)
+
+
+def _softmax(ly: LayerRules) -> LayerShape:
+    groups = ly.int("groups", 1, 1)
+    if ly.inputs < 1 or ly.inputs % groups:
+        raise ly.fail(f"groups={groups} must divide its {ly.inputs} inputs")
+    tree = ly.tree_size()
+    if tree > ly.inputs:
+        raise ly.fail(f"its tree has {tree} entries for {ly.inputs} inputs")
+    return ly.flat("softmax", ly.inputs)
+
+
+def _passthrough(kind: str, image: bool) -> Callable[[LayerRules], LayerShape]:
+    """Layers whose output is their input's shape (dropout, activation, ...)."""
+
+    def parse(ly: LayerRules) -> LayerShape:
+        if image or (ly.w or ly.h or ly.c):
+            ly.image()
+        if kind == "dropout" and ly.index == 0:
+            raise ly.fail("cannot be the first layer (Darknet reuses the previous layer's output)")
+        if kind == "normalization" and not 1 <= ly.sec.int("size", 5) <= 2 * ly.c:
+            raise ly.fail(f"size={ly.sec.int('size', 5)} must be within 1..{2 * ly.c}")
+        s = ly.flat(kind, ly.inputs)
+        s.w, s.h, s.c = ly.w, ly.h, ly.c
+        return s
+
+    return parse
+
+
+def _route(ly: LayerRules) -> LayerShape:
+    text = ly.sec.find("layers")[1]
+    if text is None:
+        raise ly.fail("needs layers=... (Darknet would crash without it)")
+    refs = [ly.net.layers[ly.layer_ref(part, "layers")] for part in text.split(",")]
+    first = refs[0]
+    w, h, c = first.w, first.h, first.c
+    for nxt in refs[1:]:
+        if nxt.w == first.w and nxt.h == first.h:
+            c += nxt.c
+        else:
+            w = h = c = 0
+    total = sum(r.outputs for r in refs)
+    ly.fits(outputs=total * ly.batch)
+    s = LayerShape("route", w, h, c, total, floats=2 * ly.batch * total)
+    if total < 1:
+        raise ly.fail("routes layers with no outputs")
+    return s
+
+
+def _shortcut(ly: LayerRules) -> LayerShape:
+    text = ly.sec.find("from")[1]
+    if text is None:
+        raise ly.fail("needs from=... (Darknet would crash without it)")
+    src = ly.net.layers[ly.layer_ref(text, "from")]
+    ly.image()
+    if not src.is_image:
+        raise ly.fail(f"from={text} names a layer with no image output ({src.kind})")
+    w1, h1, w2, h2 = src.w, src.h, ly.w, ly.h
+    if w1 // w2 != h1 // h2 or w2 // w1 != h2 // h1:
+        raise ly.fail(f"cannot add a {w1}x{h1} layer to a {w2}x{h2} one (uneven scales)")
+    s = ly.out("shortcut", ly.w, ly.h, ly.c)
+    s.floats = 2 * ly.batch * s.outputs
+    return s
+
+
+def _upsample(ly: LayerRules) -> LayerShape:
+    stride = ly.sec.int("stride", 2)
+    if stride == 0:
+        raise ly.fail("stride=0 must be non-zero")
+    ly.image()
+    if stride > 0:
+        ly.fits(output_size=ly.w * ly.h * stride * stride * ly.c)
+        return ly.out("upsample", ly.w * stride, ly.h * stride, ly.c)
+    return ly.out("upsample", ly.w // -stride, ly.h // -stride, ly.c)
+
+
+def _reorg(ly: LayerRules) -> LayerShape:
+    stride = ly.int("stride", 1, 1)
+    ly.image()
+    ly.stride_fits(stride, 0)
+    ly.fits(stride_squared=stride * stride)
+    extra = ly.int("extra", 0, 0)
+    if extra:  # a copy of the input with room for `extra` more values
+        return ly.flat("reorg", ly.inputs + extra)
+    if ly.c % (stride * stride) or ly.w % stride or ly.h % stride:
+        raise ly.fail(f"stride={stride} must divide its {ly.w}x{ly.h} input and its square "
+                      f"its {ly.c} channels")  # fmt: skip
+    if ly.sec.int("reverse", 0):
+        return ly.out("reorg", ly.w * stride, ly.h * stride, ly.c // (stride * stride))
+    return ly.out("reorg", ly.w // stride, ly.h // stride, ly.c * stride * stride)
+
+
+def _anchors(ly: LayerRules, room: int) -> None:
+    text = ly.sec.find("anchors")[1]
+    if text is not None and text.count(",") + 1 > room:
+        raise ly.fail(f"anchors= has {text.count(',') + 1} values but room for {room}")
+
+
+def _detector(ly: LayerRules, kind: str, per_cell: int, **extra: int) -> LayerShape:
+    ly.fits(outputs=ly.w * ly.h * per_cell)
+    outputs = ly.w * ly.h * per_cell
+    if ly.w < 1 or ly.h < 1 or outputs != ly.inputs:
+        raise ly.fail(
+            f"expects {ly.w}x{ly.h}x{per_cell} = {outputs} inputs but the layer before "
+            f"gives {ly.inputs} (check filters= of the convolution before it)"
+        )
+    ly.readable("map")
+    return ly.out(kind, ly.w, ly.h, per_cell, **extra)
+
+
+def _yolo(ly: LayerRules) -> LayerShape:
+    classes, total = ly.int("classes", 20, 1), ly.int("num", 1, 1)
+    ly.fits(anchors=2 * total)
+    text = ly.sec.find("mask")[1]
+    mask = [c_atoi(part) for part in text.split(",")] if text is not None else range(total)
+    if any(not 0 <= m < total for m in mask):
+        raise ly.fail(f"mask={text} must pick anchors among 0..{total - 1} (num={total})")
+    _anchors(ly, 2 * total)
+    ly.fits(per_cell=len(mask) * (classes + 5))
+    return _detector(ly, "yolo", len(mask) * (classes + 5), classes=classes)
+
+
+def _region(ly: LayerRules) -> LayerShape:
+    coords, classes = ly.int("coords", 4, 4), ly.int("classes", 20, 1)
+    num = ly.int("num", 1, 1)
+    ly.fits(anchors=2 * num, per_cell=num * (classes + coords + 1))
+    _anchors(ly, 2 * num)
+    tree = ly.tree_size()
+    if tree > classes:
+        raise ly.fail(f"its tree has {tree} entries for classes={classes}")
+    per_cell = num * (classes + coords + 1)
+    return _detector(ly, "region", per_cell, classes=classes, coords=coords)
+
+
+def _detection(ly: LayerRules) -> LayerShape:
+    coords, classes = ly.int("coords", 1, 4), ly.int("classes", 1, 1)
+    num, side = ly.int("num", 1, 1), ly.int("side", 7, 1)
+    ly.fits(outputs=side * side * ((1 + coords) * num + classes))
+    if side * side * ((1 + coords) * num + classes) != ly.inputs:
+        raise ly.fail(f"side={side}, num={num}, coords={coords}, classes={classes} do not "
+                      f"match its {ly.inputs} inputs")  # fmt: skip
+    return ly.flat("detection", ly.inputs, classes=classes, coords=coords)
+
+
+def _iseg(ly: LayerRules) -> LayerShape:
+    classes, ids = ly.int("classes", 20, 1), ly.int("ids", 32, 1)
+    ly.fits(per_cell=classes + ids)
+    return _detector(ly, "iseg", classes + ids, classes=classes)
+
+
+def _crop(ly: LayerRules) -> LayerShape:
+    ly.image()
+    ch = ly.int("crop_height", 1, 1, ly.h)
+    cw = ly.int("crop_width", 1, 1, ly.w)
+    return ly.out("crop", cw, ch, ly.c)
+
+
+def _cost(ly: LayerRules) -> LayerShape:
+    return ly.flat("cost", ly.inputs)
+
+
+def _crnn(ly: LayerRules) -> LayerShape:
+    """Darknet's CPU [crnn] cannot run: its inner convolutions get no workspace (the
+    parser only sizes it from top-level layers), so forward_crnn_layer() writes through
+    a NULL or short buffer (found by fuzzing), and parse_crnn() swaps width and height."""
+    raise ly.fail("[crnn] layers crash in Darknet's CPU forward pass; not supported")
+
+
+def _recurrent(kind: str, matrices: int) -> Callable[[LayerRules], LayerShape]:
+    def parse(ly: LayerRules) -> LayerShape:
+        if ly.net.time_steps != 1:
+            raise ly.fail("recurrent layers need time_steps=1 in pydarknet")
+        output = ly.int("output", 1, 1)
+        if ly.inputs < 1:
+            raise ly.fail("has no inputs")
+        ly.fits(weights=max(ly.inputs, output) * output)
+        s = ly.flat(kind, output)
+        s.floats = matrices * (max(ly.inputs, output) * output * 2 + 4 * output)
+        return s
+
+    return parse
+
+
+PARSERS: dict[str, Callable[[LayerRules], LayerShape]] = {
+    "convolutional": _conv, "deconvolutional": _deconv, "local": _local,
+    "connected": _connected, "maxpool": _maxpool, "avgpool": _avgpool, "softmax": _softmax,
+    "dropout": _passthrough("dropout", False), "route": _route, "shortcut": _shortcut,
+    "upsample": _upsample, "reorg": _reorg, "yolo": _yolo, "region": _region,
+    "detection": _detection, "iseg": _iseg, "cost": _cost, "crop": _crop,
+    "normalization": _passthrough("normalization", True),
+    "batchnorm": _passthrough("batchnorm", True),
+    "activation": _passthrough("activation", False),
+    "logistic": _passthrough("logistic", False), "l2norm": _passthrough("l2norm", False),
+    "rnn": _recurrent("rnn", 3), "gru": _recurrent("gru", 6), "lstm": _recurrent("lstm", 8),
+    "crnn": _crnn,
+}  # fmt: skip
