@@ -1,0 +1,195 @@
+/*
+ * csrc/fast/conv.c - convolution forward for the DARKNET_FAST build.
+ *
+ * pydn_forward_conv() replaces upstream forward_convolutional_layer() (via
+ * layer.forward, see pydn_fast_prepare) for groups == 1, non-binary layers.  Upstream
+ * zero-fills the output, builds the whole im2col matrix, runs a naive gemm, then
+ * normalizes, scales, adds biases and activates in four more passes over the output.
+ * Here: batch norm is already folded into weights/biases (pydn_fold_batchnorm); the
+ * output is computed in cache-sized tiles (im2col of a few output rows + sgemm), and
+ * bias + activation are applied to each tile while it is still in cache.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "activations.h"
+#include "fast.h"
+
+/* Replaces the inference arithmetic of upstream forward_batchnorm_layer():
+ *   y = (x - mean) / (sqrt(var) + .000001f) * scale + bias
+ * becomes part of the convolution: w' = w * s, b' = bias - mean * s with
+ * s = scale / (sqrt(var) + .000001f).  The BN parameters are then set to the identity
+ * (scale 1, mean 0, var 1), which marks the layer as folded: a later call (after a
+ * reload, which overwrites them) folds again, an already folded layer is skipped. */
+void pydn_fold_batchnorm(layer *l)
+{
+    if (l->type != CONVOLUTIONAL || !l->batch_normalize) return;
+    int n = l->n, per = l->nweights / n;
+    int identity = 1;
+    for (int f = 0; f < n && identity; ++f)
+        identity = l->scales[f] == 1.f && l->rolling_mean[f] == 0.f &&
+                   l->rolling_variance[f] == 1.f;
+    if (identity) return;
+    for (int f = 0; f < n; ++f) {
+        float s = l->scales[f] / (sqrtf(l->rolling_variance[f]) + .000001f);
+        for (int i = 0; i < per; ++i) l->weights[(size_t)f * per + i] *= s;
+        l->biases[f] -= l->rolling_mean[f] * s;
+        l->scales[f] = 1.f;
+        l->rolling_mean[f] = 0.f;
+        l->rolling_variance[f] = 1.f;
+    }
+}
+
+int pydn_conv_supported(const layer *l)
+{
+    return l->type == CONVOLUTIONAL && l->groups == 1 && !l->xnor && !l->binary;
+}
+
+/* Bias + activation on rows x cols of c (row stride ldc), written to o (stride ldo).
+ * The common activations are inlined; others use upstream's activate_array. */
+static void bias_act(const float *c, size_t ldc, float *o, size_t ldo, int rows, int cols,
+                     const float *bias, ACTIVATION a)
+{
+    for (int r = 0; r < rows; ++r) {
+        const float *src = c + r * ldc;
+        float *dst = o + r * ldo;
+        float b = bias[r];
+        switch (a) {
+        case LEAKY:
+            for (int j = 0; j < cols; ++j) {
+                float v = src[j] + b;
+                dst[j] = v > 0 ? v : .1f * v;
+            }
+            break;
+        case LINEAR:
+            for (int j = 0; j < cols; ++j) dst[j] = src[j] + b;
+            break;
+        case RELU:
+            for (int j = 0; j < cols; ++j) {
+                float v = src[j] + b;
+                dst[j] = v > 0 ? v : 0.f;
+            }
+            break;
+        case LOGISTIC:
+            for (int j = 0; j < cols; ++j) dst[j] = 1.f / (1.f + expf(-(src[j] + b)));
+            break;
+        default:
+            for (int j = 0; j < cols; ++j) dst[j] = src[j] + b;
+            activate_array(dst, cols, a);
+        }
+    }
+}
+
+/* im2col (upstream src/im2col.c layout: row (ch * size + ky) * size + kx) of channels
+ * [ch0, ch1) and output rows [y0, y1) into col, whose rows are ld floats apart. */
+static void im2col_part(const float *im, const layer *l, int ch0, int ch1, int y0, int y1,
+                        float *col, size_t ld)
+{
+    int size = l->size, stride = l->stride, pad = l->pad, h = l->h, w = l->w;
+    int ow = l->out_w;
+    for (int ch = ch0; ch < ch1; ++ch) {
+        const float *plane = im + (size_t)ch * h * w;
+        for (int ky = 0; ky < size; ++ky)
+            for (int kx = 0; kx < size; ++kx) {
+                float *dst = col + (size_t)((ch * size + ky) * size + kx) * ld;
+                for (int y = y0; y < y1; ++y) {
+                    float *d = dst + (size_t)(y - y0) * ow;
+                    int iy = y * stride + ky - pad;
+                    if (iy < 0 || iy >= h) {
+                        memset(d, 0, sizeof(float) * ow);
+                        continue;
+                    }
+                    const float *src = plane + (size_t)iy * w;
+                    if (stride == 1) { /* ix = x + kx - pad: one contiguous run */
+                        int lo = pad - kx, hi = w + pad - kx;
+                        if (lo < 0) lo = 0;
+                        if (hi > ow) hi = ow;
+                        if (hi < lo) hi = lo;
+                        for (int x = 0; x < lo && x < ow; ++x) d[x] = 0;
+                        memcpy(d + lo, src + lo + kx - pad, sizeof(float) * (hi - lo));
+                        for (int x = hi; x < ow; ++x) d[x] = 0;
+                    } else {
+                        for (int x = 0; x < ow; ++x) {
+                            int ix = x * stride + kx - pad;
+                            d[x] = (ix >= 0 && ix < w) ? src[ix] : 0.f;
+                        }
+                    }
+                }
+            }
+    }
+}
+
+/* Large outputs: tasks of (image, band of output rows); each thread builds the band's
+ * im2col in its own scratch (a 1x1 stride-1 conv reads the input directly), runs
+ * sgemm into the output and applies bias + activation to the band in cache. */
+static void conv_tiled(const layer *l, const float *input)
+{
+    int M = l->n, K = l->size * l->size * l->c, N = l->out_h * l->out_w, ow = l->out_w;
+    int direct = l->size == 1 && l->stride == 1 && l->pad == 0;
+    int rows = (int)((1 << 17) / ((size_t)K * ow)); /* ~512 KiB of im2col per band */
+    if (rows < 1) rows = 1;
+    int bands = (l->out_h + rows - 1) / rows, tasks = l->batch * bands;
+#pragma omp parallel for num_threads(pydn_threads()) schedule(dynamic, 1)
+    for (int t = 0; t < tasks; ++t) {
+        int b = t / bands, y0 = (t % bands) * rows;
+        int y1 = y0 + rows < l->out_h ? y0 + rows : l->out_h, cols = (y1 - y0) * ow;
+        const float *in = input + (size_t)b * l->inputs;
+        float *out = l->output + (size_t)b * l->outputs + (size_t)y0 * ow;
+        const float *bm = in + (size_t)y0 * ow;
+        int ldb = N;
+        if (!direct) {
+            float *ws = pydn_scratch(0, (size_t)K * cols);
+            im2col_part(in, l, 0, l->c, y0, y1, ws, cols);
+            bm = ws;
+            ldb = cols;
+        }
+        pydn_sgemm(0, 0, M, cols, K, 1.f, l->weights, K, bm, ldb, 0.f, out, N);
+        bias_act(out, N, out, N, M, cols, l->biases, l->activation);
+    }
+}
+
+/* Small outputs (late layers): the images side by side in one K x (batch * N) matrix,
+ * then one sgemm per thread over a share of the filters (so each weight is read once
+ * per batch), then bias + activation, scattered back to per-image planes. */
+static void conv_wide(const layer *l, const float *input)
+{
+    int M = l->n, K = l->size * l->size * l->c, N = l->out_h * l->out_w, B = l->batch;
+    size_t BN = (size_t)B * N;
+    int direct = l->size == 1 && l->stride == 1 && l->pad == 0;
+    const float *col = input;
+    float *colbuf = NULL, *c = l->output;
+    if (!(direct && B == 1)) col = colbuf = pydn_scratch(1, (size_t)K * BN);
+    if (B > 1) c = pydn_scratch(2, (size_t)M * BN);
+    int T = pydn_threads();
+    int parts = T;
+#pragma omp parallel num_threads(T)
+    {
+        if (colbuf) {
+#pragma omp for schedule(static)
+            for (int job = 0; job < B * l->c; ++job) {
+                int b = job / l->c, ch = job % l->c;
+                im2col_part(input + (size_t)b * l->inputs, l, ch, ch + 1, 0, l->out_h,
+                            colbuf + (size_t)b * N, BN);
+            }
+        }
+#pragma omp for schedule(static)
+        for (int p = 0; p < parts; ++p) {
+            int m0 = (int)((long)M * p / parts), m1 = (int)((long)M * (p + 1) / parts);
+            if (m1 <= m0) continue;
+            float *cp = c + (size_t)m0 * BN;
+            pydn_sgemm(0, 0, m1 - m0, (int)BN, K, 1.f, l->weights + (size_t)m0 * K, K, col,
+                       (int)BN, 0.f, cp, (int)BN);
+            for (int b = 0; b < B; ++b)
+                bias_act(cp + (size_t)b * N, BN, l->output + (size_t)b * l->outputs +
+                         (size_t)m0 * N, N, m1 - m0, N, l->biases + m0, l->activation);
+        }
+    }
+}
+
+void pydn_forward_conv(layer l, network net)
+{
+    if (l.out_h * l.out_w >= 4096)
+        conv_tiled(&l, net.input);
+    else
+        conv_wide(&l, net.input);
+}

@@ -1,0 +1,42 @@
+/*
+ * fast.h - the DARKNET_FAST CPU path (compiled only with -DDARKNET_FAST=ON).
+ *
+ * What is replaced, and how:
+ *   - src/gemm.c is not compiled; csrc/fast/gemm.c provides gemm()/gemm_cpu() on
+ *     OpenBLAS (scipy-openblas32).
+ *   - Layer forward functions are overridden per layer: pydn_fast_prepare() points
+ *     layer.forward at the functions below (conv.c, layers.c) for the layer kinds and
+ *     options they support; every other layer keeps upstream's function.
+ *   - Batch norm is folded into the convolution weights and biases when the network is
+ *     loaded (the layer's own scales/mean/variance are then set to identity, so even
+ *     upstream's forward gives the same result on a folded layer).
+ *
+ * Threads: OpenBLAS is kept single-threaded and all parallelism is ours (OpenMP), so a
+ * single thread pool runs: pydn_threads() threads, default omp_get_max_threads().
+ */
+#ifndef PYDN_FAST_H
+#define PYDN_FAST_H
+
+#include <stddef.h>
+
+#include "darknet.h"
+
+int pydn_threads(void);
+
+/* Row-major single-threaded sgemm: C = alpha * op(A) * op(B) + beta * C. */
+void pydn_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                const float *b, int ldb, float beta, float *c, int ldc);
+
+/* A per-thread scratch buffer of at least `floats` floats (slot 0..2), kept and grown
+ * on demand: no allocation and no page zeroing once warm. */
+float *pydn_scratch(int slot, size_t floats);
+
+void pydn_fold_batchnorm(layer *l);
+int pydn_conv_supported(const layer *l);
+void pydn_forward_conv(layer l, network net);
+void pydn_forward_maxpool(layer l, network net);
+void pydn_forward_upsample(layer l, network net);
+void pydn_forward_yolo(layer l, network net);
+void pydn_forward_route(layer l, network net);
+
+#endif /* PYDN_FAST_H */
