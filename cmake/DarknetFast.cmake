@@ -21,16 +21,13 @@ list(GET _sob 0 OPENBLAS_INCLUDE_DIR)
 list(GET _sob 1 OPENBLAS_LIB_DIR)
 message(STATUS "pydarknet: DARKNET_FAST with OpenBLAS from ${OPENBLAS_LIB_DIR}")
 
-find_package(OpenMP REQUIRED COMPONENTS C)
-
-set(FAST_SOURCES csrc/fast/gemm.c csrc/fast/conv.c csrc/fast/layers.c)
+set(FAST_SOURCES csrc/fast/gemm.c csrc/fast/conv.c csrc/fast/layers.c csrc/fast/pool.c)
 target_sources(darknet PRIVATE ${FAST_SOURCES})
 target_include_directories(darknet PRIVATE csrc/fast "${OPENBLAS_INCLUDE_DIR}")
 target_compile_definitions(darknet PRIVATE PYDN_FAST=1)
 # Fast math for our layer code only (vectorized expf in the epilogues); compile-time
 # only, as for upstream's -Ofast (no crtfastmath at link time).
 set_source_files_properties(${FAST_SOURCES} PROPERTIES COMPILE_OPTIONS "-O3;-ffast-math")
-target_link_libraries(darknet PRIVATE "${OPENBLAS_LIB_DIR}/libscipy_openblas.so"
-                      OpenMP::OpenMP_C)
+target_link_libraries(darknet PRIVATE "${OPENBLAS_LIB_DIR}/libscipy_openblas.so")
 set_target_properties(darknet PROPERTIES
   INSTALL_RPATH "$ORIGIN;$ORIGIN/../scipy_openblas32/lib")

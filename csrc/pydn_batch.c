@@ -10,6 +10,9 @@
 #include <time.h>
 
 #include "pydn_batch.h"
+#ifdef PYDN_FAST
+#include "fast.h"
+#endif
 
 /* src/image_opencv.cpp mat_to_image(): pixel / 255. in double, stored as float. */
 static float u8_to_float[256];
@@ -36,6 +39,45 @@ static void part_row(const pydn_u8image *im, int ch, int y, int new_w, const int
     }
 }
 
+typedef struct {
+    const pydn_u8image *im;
+    const int *order;
+    int w, h, new_w, new_h, x0, y0;
+    float h_scale;
+    const int *ix;
+    const float *dx;
+    float *out;
+} letterbox_job;
+
+#define LETTERBOX_ROWS 16 /* output rows per task */
+
+static void letterbox_task(void *ctx, int t)
+{
+    const letterbox_job *j = ctx;
+    int w = j->w, h = j->h, new_w = j->new_w, new_h = j->new_h, x0 = j->x0;
+    float a[new_w], b[new_w];
+    for (int row = t * LETTERBOX_ROWS; row < (t + 1) * LETTERBOX_ROWS && row < 3 * h; ++row) {
+        int k = row / h, r = row % h - j->y0;
+        float *dst = j->out + (size_t)row * w;
+        if (r < 0 || r >= new_h) {
+            for (int x = 0; x < w; ++x) dst[x] = .5f;
+            continue;
+        }
+        for (int x = 0; x < x0; ++x) dst[x] = .5f;
+        for (int x = x0 + new_w; x < w; ++x) dst[x] = .5f;
+        float sy = r * j->h_scale;
+        int iy = new_h == 1 ? 0 : (int)sy;
+        float dy = new_h == 1 ? 0 : sy - iy;
+        part_row(j->im, j->order[k], iy, new_w, j->ix, j->dx, a);
+        float *d = dst + x0;
+        for (int c = 0; c < new_w; ++c) d[c] = (1 - dy) * a[c];
+        if (!(r == new_h - 1 || j->im->h == 1)) {
+            part_row(j->im, j->order[k], iy + 1, new_w, j->ix, j->dx, b);
+            for (int c = 0; c < new_w; ++c) d[c] += dy * b[c];
+        }
+    }
+}
+
 /* Upstream letterbox_image(im, w, h) = resize_image() to fit, then embed_image() into a
  * w x h canvas filled with .5, with the same float arithmetic in the same order (so the
  * result is the same), but reading the bytes directly and writing into `out`: no
@@ -53,9 +95,7 @@ static void letterbox_u8(const pydn_u8image *im, const int order[3], int w, int 
     }
     if (new_w < 1) new_w = 1;
     if (new_h < 1) new_h = 1;
-    int x0 = (w - new_w) / 2, y0 = (h - new_h) / 2;
     float w_scale = (float)(im->w - 1) / (new_w - 1);
-    float h_scale = (float)(im->h - 1) / (new_h - 1);
     int *ix = malloc(sizeof(int) * new_w);
     float *dx = malloc(sizeof(float) * new_w);
     for (int c = 0; c < new_w - 1; ++c) {
@@ -63,29 +103,14 @@ static void letterbox_u8(const pydn_u8image *im, const int order[3], int w, int 
         ix[c] = (int)sx;
         dx[c] = sx - ix[c];
     }
-#pragma omp parallel for schedule(static) num_threads(pydn_get_threads())
-    for (int row = 0; row < 3 * h; ++row) {
-        int k = row / h, y = row % h;
-        float *dst = out + (size_t)row * w;
-        int r = y - y0;
-        if (r < 0 || r >= new_h) {
-            for (int x = 0; x < w; ++x) dst[x] = .5f;
-            continue;
-        }
-        for (int x = 0; x < x0; ++x) dst[x] = .5f;
-        for (int x = x0 + new_w; x < w; ++x) dst[x] = .5f;
-        float a[new_w], b[new_w];
-        float sy = r * h_scale;
-        int iy = new_h == 1 ? 0 : (int)sy;
-        float dy = new_h == 1 ? 0 : sy - iy;
-        part_row(im, order[k], iy, new_w, ix, dx, a);
-        float *d = dst + x0;
-        for (int c = 0; c < new_w; ++c) d[c] = (1 - dy) * a[c];
-        if (!(r == new_h - 1 || im->h == 1)) {
-            part_row(im, order[k], iy + 1, new_w, ix, dx, b);
-            for (int c = 0; c < new_w; ++c) d[c] += dy * b[c];
-        }
-    }
+    letterbox_job j = {im, order, w, h, new_w, new_h, (w - new_w) / 2, (h - new_h) / 2,
+                       (float)(im->h - 1) / (new_h - 1), ix, dx, out};
+    int tasks = (3 * h + LETTERBOX_ROWS - 1) / LETTERBOX_ROWS;
+#ifdef PYDN_FAST
+    pydn_parallel_for(tasks, letterbox_task, &j);
+#else
+    for (int t = 0; t < tasks; ++t) letterbox_task(&j, t);
+#endif
     free(ix);
     free(dx);
 }
@@ -230,4 +255,6 @@ void pydn_fast_prepare(network *net) { (void)net; }
 int pydn_fast_build(void) { return 0; }
 int pydn_set_threads(int n) { (void)n; return 1; }
 int pydn_get_threads(void) { return 1; }
+int pydn_profile(int on) { (void)on; return 0; }
+int pydn_layer_seconds(double *out, int cap) { (void)out; (void)cap; return 0; }
 #endif

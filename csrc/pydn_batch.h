@@ -39,7 +39,11 @@ void pydn_forward(network *net);
 void pydn_fast_prepare(network *net);
 
 int pydn_fast_build(void);        /* 1 when built with DARKNET_FAST */
-int pydn_set_threads(int n);      /* n <= 0: the OpenMP default; returns the count */
+int pydn_set_threads(int n);      /* n <= 0: the default; returns the count */
 int pydn_get_threads(void);
+/* Per-layer timing of pydn_forward (DARKNET_FAST): switch on/off (returns the old
+ * state); copy up to cap seconds of the last pass, returns the layer count. */
+int pydn_profile(int on);
+int pydn_layer_seconds(double *out, int cap);
 
 #endif /* PYDN_BATCH_H */

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from ._lib import set_verbose
 from .api import classify, detect, detect_image
+from .batch import detect_batch
+from .cpu import get_num_threads, set_num_threads
 from .errors import (
     CfgError,
     ClosedError,
@@ -37,8 +39,11 @@ __all__ = [
     "WeightsError",
     "classify",
     "detect",
+    "detect_batch",
     "detect_image",
+    "get_num_threads",
     "load_meta",
     "load_net",
+    "set_num_threads",
     "set_verbose",
 ]

@@ -15,7 +15,8 @@ import numpy as np
 
 from ._lib import check, ffi, lib
 from .errors import DarknetValueError
-from .images import DarknetImage, from_array, load_image
+from .batch import raw_detect_arrays
+from .images import DarknetImage, from_array, load_image, read_image
 from .network import Metadata, Network
 
 __all__ = ["RawDetections", "classify", "detect", "detect_image", "raw_detect"]
@@ -119,8 +120,9 @@ def detect_image(
     4-channel arrays are accepted too).  Returns ``[(name, prob, (x, y, w, h))]`` with
     the box centre and size in pixels, sorted by prob, one entry per (box, class)."""
     check_meta(net, meta)
-    raw = raw_detect(net, from_array(image, rgb=rgb), thresh, hier_thresh, nms, nms_kind)
-    return to_tuples(raw, meta)
+    # Conversion and letterbox run in C on the array's bytes (see pydarknet.batch).
+    raw = raw_detect_arrays(net, [image], thresh, hier_thresh, nms, rgb=rgb, nms_kind=nms_kind)
+    return to_tuples(raw[0], meta)
 
 
 def detect(
@@ -135,8 +137,11 @@ def detect(
 ) -> list[DetectionTuple]:
     """:func:`detect_image` on an image file, decoded as ``./darknet detect`` does."""
     check_meta(net, meta)
-    raw = raw_detect(net, load_image(image_path), thresh, hier_thresh, nms, nms_kind)
-    return to_tuples(raw, meta)
+    bgr = read_image(image_path)
+    raw = raw_detect_arrays(
+        net, [bgr], thresh, hier_thresh, nms, nms_kind=nms_kind, names=[os.fspath(image_path)]
+    )
+    return to_tuples(raw[0], meta)
 
 
 def classify(

@@ -57,24 +57,30 @@ def raw_detect_arrays(
     *,
     rgb: bool = False,
     nms_kind: str = "sort",
+    names: Sequence[str] | None = None,
 ) -> list[api.RawDetections]:
     """Darknet's boxes for each array (HxWx3 BGR, or RGB with ``rgb=True``; gray and
-    4-channel too), from one forward pass in the batch dimension; boxes in pixels."""
+    4-channel too), from one forward pass in the batch dimension; boxes in pixels.
+    ``names`` name the images in error messages (default ``image`` / ``images[i]``)."""
     thresh = api.check_unit("thresh", thresh)
     hier_thresh = api.check_unit("hier_thresh", hier_thresh)
     nms = api.check_unit("nms", nms)
     if nms_kind not in api.NMS_KINDS:
         raise DarknetValueError(f"nms_kind must be one of {api.NMS_KINDS}, got {nms_kind!r}")
+    if isinstance(images, np.ndarray) and images.ndim < 4:
+        raise DarknetValueError("images must be a sequence of arrays (or an NxHxWxC array)")
     n = len(images)
     if n == 0:
         return []
+    if names is None:
+        names = ["image"] if n == 1 else [f"images[{i}]" for i in range(n)]
     descs = ffi.new("pydn_u8image[]", n)
-    keep = [_describe(im, rgb, f"images[{i}]", descs[i]) for i, im in enumerate(images)]
+    keep = [_describe(im, rgb, names[i], descs[i]) for i, im in enumerate(images)]
     gray = [k.shape[2] == 1 for k in keep]
     if any(gray) and not all(gray):  # one channel order per call: replicate gray here
         keep = [np.repeat(k, 3, axis=2) if g else k for k, g in zip(keep, gray, strict=True)]
         for i, k in enumerate(keep):
-            _describe(k, rgb, f"images[{i}]", descs[i])
+            _describe(k, rgb, names[i], descs[i])
     order = _ORDER_GRAY if all(gray) else (_ORDER_RGB if rgb else _ORDER_BGR)
     outs = ffi.new("pydn_dets[]", n)
     seconds = ffi.new("double *")

@@ -16,3 +16,5 @@ void pydn_fast_prepare(network *net);
 int pydn_fast_build(void);
 int pydn_set_threads(int n);
 int pydn_get_threads(void);
+int pydn_profile(int on);
+int pydn_layer_seconds(double *out, int cap);

@@ -119,71 +119,94 @@ static void im2col_part(const float *im, const layer *l, int ch0, int ch1, int y
     }
 }
 
-/* Large outputs: tasks of (image, band of output rows); each thread builds the band's
- * im2col in its own scratch (a 1x1 stride-1 conv reads the input directly), runs
- * sgemm into the output and applies bias + activation to the band in cache. */
+/* Large outputs: tasks of (image, band of output rows); each task builds the band's
+ * im2col in its thread's scratch (a 1x1 stride-1 conv reads the input directly), runs
+ * sgemm into the output and applies bias + activation to the band while in cache. */
+typedef struct {
+    const layer *l;
+    const float *input;
+    int rows, bands;
+} tiled_job;
+
+static void tiled_task(void *ctx, int t)
+{
+    const tiled_job *j = ctx;
+    const layer *l = j->l;
+    int M = l->n, K = l->size * l->size * l->c, N = l->out_h * l->out_w, ow = l->out_w;
+    int b = t / j->bands, y0 = (t % j->bands) * j->rows;
+    int y1 = y0 + j->rows < l->out_h ? y0 + j->rows : l->out_h, cols = (y1 - y0) * ow;
+    const float *in = j->input + (size_t)b * l->inputs;
+    float *out = l->output + (size_t)b * l->outputs + (size_t)y0 * ow;
+    const float *bm = in + (size_t)y0 * ow;
+    int ldb = N;
+    if (!(l->size == 1 && l->stride == 1 && l->pad == 0)) {
+        float *ws = pydn_scratch(0, (size_t)K * cols);
+        im2col_part(in, l, 0, l->c, y0, y1, ws, cols);
+        bm = ws;
+        ldb = cols;
+    }
+    pydn_sgemm(0, 0, M, cols, K, 1.f, l->weights, K, bm, ldb, 0.f, out, N);
+    bias_act(out, N, out, N, M, cols, l->biases, l->activation);
+}
+
 static void conv_tiled(const layer *l, const float *input)
 {
-    int M = l->n, K = l->size * l->size * l->c, N = l->out_h * l->out_w, ow = l->out_w;
-    int direct = l->size == 1 && l->stride == 1 && l->pad == 0;
-    int rows = (int)((1 << 17) / ((size_t)K * ow)); /* ~512 KiB of im2col per band */
+    int K = l->size * l->size * l->c;
+    int rows = (int)((1 << 17) / ((size_t)K * l->out_w)); /* ~512 KiB of im2col a band */
     if (rows < 1) rows = 1;
-    int bands = (l->out_h + rows - 1) / rows, tasks = l->batch * bands;
-#pragma omp parallel for num_threads(pydn_threads()) schedule(dynamic, 1)
-    for (int t = 0; t < tasks; ++t) {
-        int b = t / bands, y0 = (t % bands) * rows;
-        int y1 = y0 + rows < l->out_h ? y0 + rows : l->out_h, cols = (y1 - y0) * ow;
-        const float *in = input + (size_t)b * l->inputs;
-        float *out = l->output + (size_t)b * l->outputs + (size_t)y0 * ow;
-        const float *bm = in + (size_t)y0 * ow;
-        int ldb = N;
-        if (!direct) {
-            float *ws = pydn_scratch(0, (size_t)K * cols);
-            im2col_part(in, l, 0, l->c, y0, y1, ws, cols);
-            bm = ws;
-            ldb = cols;
-        }
-        pydn_sgemm(0, 0, M, cols, K, 1.f, l->weights, K, bm, ldb, 0.f, out, N);
-        bias_act(out, N, out, N, M, cols, l->biases, l->activation);
-    }
+    tiled_job j = {l, input, rows, (l->out_h + rows - 1) / rows};
+    pydn_parallel_for(l->batch * j.bands, tiled_task, &j);
 }
 
 /* Small outputs (late layers): the images side by side in one K x (batch * N) matrix,
- * then one sgemm per thread over a share of the filters (so each weight is read once
- * per batch), then bias + activation, scattered back to per-image planes. */
-static void conv_wide(const layer *l, const float *input)
+ * then sgemm over blocks of filters (so each weight is read once per batch), then
+ * bias + activation, scattered back to per-image planes. */
+typedef struct {
+    const layer *l;
+    const float *input, *col;
+    float *colbuf, *c;
+    int parts;
+} wide_job;
+
+static void wide_im2col_task(void *ctx, int t)
 {
+    const wide_job *j = ctx;
+    const layer *l = j->l;
+    int b = t / l->c, ch = t % l->c, N = l->out_h * l->out_w;
+    im2col_part(j->input + (size_t)b * l->inputs, l, ch, ch + 1, 0, l->out_h,
+                j->colbuf + (size_t)b * N, (size_t)l->batch * N);
+}
+
+static void wide_gemm_task(void *ctx, int p)
+{
+    const wide_job *j = ctx;
+    const layer *l = j->l;
     int M = l->n, K = l->size * l->size * l->c, N = l->out_h * l->out_w, B = l->batch;
     size_t BN = (size_t)B * N;
+    int m0 = (int)((long)M * p / j->parts), m1 = (int)((long)M * (p + 1) / j->parts);
+    float *cp = j->c + (size_t)m0 * BN;
+    pydn_sgemm(0, 0, m1 - m0, (int)BN, K, 1.f, l->weights + (size_t)m0 * K, K, j->col,
+               (int)BN, 0.f, cp, (int)BN);
+    for (int b = 0; b < B; ++b)
+        bias_act(cp + (size_t)b * N, BN, l->output + (size_t)b * l->outputs + (size_t)m0 * N,
+                 N, m1 - m0, N, l->biases + m0, l->activation);
+}
+
+static void conv_wide(const layer *l, const float *input)
+{
+    int M = l->n, K = l->size * l->size * l->c, B = l->batch;
+    size_t BN = (size_t)B * l->out_h * l->out_w;
     int direct = l->size == 1 && l->stride == 1 && l->pad == 0;
-    const float *col = input;
-    float *colbuf = NULL, *c = l->output;
-    if (!(direct && B == 1)) col = colbuf = pydn_scratch(1, (size_t)K * BN);
-    if (B > 1) c = pydn_scratch(2, (size_t)M * BN);
+    wide_job j = {l, input, input, NULL, l->output, 1};
+    if (!(direct && B == 1)) j.col = j.colbuf = pydn_scratch(1, (size_t)K * BN);
+    if (B > 1) j.c = pydn_scratch(2, (size_t)M * BN);
+    /* Each sgemm call repacks the whole im2col matrix: few filter blocks, but more than
+     * threads, so that a thread the OS parks for a while holds up little work. */
     int T = pydn_threads();
-    int parts = T;
-#pragma omp parallel num_threads(T)
-    {
-        if (colbuf) {
-#pragma omp for schedule(static)
-            for (int job = 0; job < B * l->c; ++job) {
-                int b = job / l->c, ch = job % l->c;
-                im2col_part(input + (size_t)b * l->inputs, l, ch, ch + 1, 0, l->out_h,
-                            colbuf + (size_t)b * N, BN);
-            }
-        }
-#pragma omp for schedule(static)
-        for (int p = 0; p < parts; ++p) {
-            int m0 = (int)((long)M * p / parts), m1 = (int)((long)M * (p + 1) / parts);
-            if (m1 <= m0) continue;
-            float *cp = c + (size_t)m0 * BN;
-            pydn_sgemm(0, 0, m1 - m0, (int)BN, K, 1.f, l->weights + (size_t)m0 * K, K, col,
-                       (int)BN, 0.f, cp, (int)BN);
-            for (int b = 0; b < B; ++b)
-                bias_act(cp + (size_t)b * N, BN, l->output + (size_t)b * l->outputs +
-                         (size_t)m0 * N, N, m1 - m0, N, l->biases + m0, l->activation);
-        }
-    }
+    j.parts = T > 1 ? 2 * T : 1;
+    if (M / j.parts < 16) j.parts = M / 16 > 0 ? M / 16 : 1;
+    if (j.colbuf) pydn_parallel_for(B * l->c, wide_im2col_task, &j);
+    pydn_parallel_for(j.parts, wide_gemm_task, &j);
 }
 
 void pydn_forward_conv(layer l, network net)

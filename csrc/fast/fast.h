@@ -11,8 +11,9 @@
  *     loaded (the layer's own scales/mean/variance are then set to identity, so even
  *     upstream's forward gives the same result on a folded layer).
  *
- * Threads: OpenBLAS is kept single-threaded and all parallelism is ours (OpenMP), so a
- * single thread pool runs: pydn_threads() threads, default omp_get_max_threads().
+ * Threads: OpenBLAS is kept single-threaded and all parallelism is ours, in one pool
+ * (pool.c, which says why it is not OpenMP): pydn_threads() threads counting the
+ * caller, default OMP_NUM_THREADS or the number of usable CPUs.
  */
 #ifndef PYDN_FAST_H
 #define PYDN_FAST_H
@@ -22,6 +23,11 @@
 #include "darknet.h"
 
 int pydn_threads(void);
+
+/* Run fn(ctx, 0 .. n-1) on the pool, the caller included; returns when all are done.
+ * Tasks are claimed one at a time, so make them a few times more than threads. */
+typedef void (*pydn_task_fn)(void *ctx, int task);
+void pydn_parallel_for(int n, pydn_task_fn fn, void *ctx);
 
 /* Row-major single-threaded sgemm: C = alpha * op(A) * op(B) + beta * C. */
 void pydn_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,

@@ -4,8 +4,8 @@
  * Why: upstream gemm_cpu() is a naive triple loop (about a third of the CPU time of
  * a detection).  Here gemm()/gemm_cpu() keep their contract (row-major, C = ALPHA *
  * op(A) * op(B) + BETA * C) but run OpenBLAS's sgemm from the scipy-openblas32 wheel,
- * single-threaded per call, with the rows of C split over our OpenMP threads (one
- * thread pool for the whole library: see fast.h).  GPU builds keep upstream's file.
+ * single-threaded per call, with the rows of C split over our thread pool (pool.c;
+ * one pool for the whole library).  GPU builds keep upstream's file.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,21 +55,28 @@ void gemm(int TA, int TB, int M, int N, int K, float ALPHA, float *A, int lda, f
     gemm_cpu(TA, TB, M, N, K, ALPHA, A, lda, B, ldb, BETA, C, ldc);
 }
 
+typedef struct {
+    int ta, tb, M, N, K, lda, ldb, ldc, parts;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+} gemm_job;
+
+static void gemm_task(void *ctx, int p)
+{
+    const gemm_job *j = ctx;
+    int m0 = (int)((long)j->M * p / j->parts), m1 = (int)((long)j->M * (p + 1) / j->parts);
+    const float *a = j->ta ? j->A + m0 : j->A + (size_t)m0 * j->lda;
+    pydn_sgemm(j->ta, j->tb, m1 - m0, j->N, j->K, j->alpha, a, j->lda, j->B, j->ldb, j->beta,
+               j->C + (size_t)m0 * j->ldc, j->ldc);
+}
+
 void gemm_cpu(int TA, int TB, int M, int N, int K, float ALPHA, float *A, int lda, float *B,
               int ldb, float BETA, float *C, int ldc)
 {
     if (M <= 0 || N <= 0) return;
-    /* Split C by rows when the product is big enough to pay for a fork. */
-    int parts = ((double)M * N * K > 4e6 && M >= 32) ? pydn_threads() : 1;
-    if (parts <= 1) {
-        pydn_sgemm(TA, TB, M, N, K, ALPHA, A, lda, B, ldb, BETA, C, ldc);
-        return;
-    }
-#pragma omp parallel for num_threads(parts) schedule(static)
-    for (int p = 0; p < parts; ++p) {
-        int m0 = (int)((long)M * p / parts), m1 = (int)((long)M * (p + 1) / parts);
-        const float *a = TA ? A + m0 : A + (size_t)m0 * lda;
-        pydn_sgemm(TA, TB, m1 - m0, N, K, ALPHA, a, lda, B, ldb, BETA, C + (size_t)m0 * ldc,
-                   ldc);
-    }
+    /* Split C by rows when the product is big enough to pay for waking the pool. */
+    int parts = ((double)M * N * K > 4e6 && M >= 64) ? 2 * pydn_threads() : 1;
+    gemm_job j = {TA, TB, M, N, K, lda, ldb, ldc, parts, ALPHA, BETA, A, B, C};
+    pydn_parallel_for(parts, gemm_task, &j);
 }

@@ -5,7 +5,7 @@
  */
 #include <float.h>
 #include <math.h>
-#include <omp.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,24 +17,9 @@
 
 /* --- threads and memory -------------------------------------------------------------- */
 
-static int n_threads; /* 0: not chosen yet -> omp_get_max_threads() */
-
-int pydn_threads(void)
-{
-    if (n_threads <= 0) n_threads = omp_get_max_threads();
-    return n_threads;
-}
-
-int pydn_set_threads(int n)
-{
-    n_threads = n > 0 ? n : omp_get_max_threads();
-    return n_threads;
-}
-
-int pydn_get_threads(void) { return pydn_threads(); }
 int pydn_fast_build(void) { return 1; }
 
-/* OpenBLAS runs single-threaded inside our OpenMP threads: one thread pool, no
+/* OpenBLAS runs single-threaded inside our pool's threads: one thread pool, no
  * oversubscription and no second set of spinning threads. */
 __attribute__((constructor)) static void single_threaded_blas(void)
 {
@@ -70,56 +55,94 @@ float *pydn_scratch(int slot, size_t floats)
 
 /* Replaces forward_maxpool_layer(): upstream bounds-checks every tap and also writes the
  * argmax indexes that only training reads.  Same maxima; a 2x2 stride-2 window that
- * never leaves the input takes a branch-free path; channels run in parallel. */
-void pydn_forward_maxpool(layer l, network net)
+ * never leaves the input takes a branch-free path; planes run in parallel. */
+typedef struct {
+    const layer *l;
+    const float *input;
+    int per_task;
+} plane_job;
+
+static void maxpool_plane(const layer *l, const float *in, float *out)
 {
-    int h = l.h, w = l.w, oh = l.out_h, ow = l.out_w, off = -l.pad / 2;
-    int planes = l.batch * l.c;
-    int simple = l.size == 2 && l.stride == 2 && off == 0 && 2 * oh <= h && 2 * ow <= w;
-#pragma omp parallel for num_threads(pydn_threads()) schedule(static)
-    for (int p = 0; p < planes; ++p) {
-        const float *in = net.input + (size_t)p * h * w;
-        float *out = l.output + (size_t)p * oh * ow;
-        for (int i = 0; i < oh; ++i) {
-            if (simple) {
-                const float *r0 = in + (size_t)2 * i * w, *r1 = r0 + w;
-                for (int j = 0; j < ow; ++j) {
-                    float a = fmaxf(r0[2 * j], r0[2 * j + 1]);
-                    float b = fmaxf(r1[2 * j], r1[2 * j + 1]);
-                    out[i * ow + j] = fmaxf(a, b);
-                }
-                continue;
-            }
+    int h = l->h, w = l->w, oh = l->out_h, ow = l->out_w, off = -l->pad / 2;
+    int simple = l->size == 2 && l->stride == 2 && off == 0 && 2 * oh <= h && 2 * ow <= w;
+    for (int i = 0; i < oh; ++i) {
+        if (simple) {
+            const float *r0 = in + (size_t)2 * i * w, *r1 = r0 + w;
             for (int j = 0; j < ow; ++j) {
-                float m = -FLT_MAX;
-                for (int n = 0; n < l.size; ++n) {
-                    int y = off + i * l.stride + n;
-                    if (y < 0 || y >= h) continue;
-                    for (int k = 0; k < l.size; ++k) {
-                        int x = off + j * l.stride + k;
-                        if (x >= 0 && x < w && in[y * w + x] > m) m = in[y * w + x];
-                    }
-                }
-                out[i * ow + j] = m;
+                float a = fmaxf(r0[2 * j], r0[2 * j + 1]);
+                float b = fmaxf(r1[2 * j], r1[2 * j + 1]);
+                out[i * ow + j] = fmaxf(a, b);
             }
+            continue;
+        }
+        for (int j = 0; j < ow; ++j) {
+            float m = -FLT_MAX;
+            for (int n = 0; n < l->size; ++n) {
+                int y = off + i * l->stride + n;
+                if (y < 0 || y >= h) continue;
+                for (int k = 0; k < l->size; ++k) {
+                    int x = off + j * l->stride + k;
+                    if (x >= 0 && x < w && in[y * w + x] > m) m = in[y * w + x];
+                }
+            }
+            out[i * ow + j] = m;
         }
     }
 }
 
+static void maxpool_task(void *ctx, int t)
+{
+    const plane_job *j = ctx;
+    const layer *l = j->l;
+    int planes = l->batch * l->c, p1 = (t + 1) * j->per_task;
+    for (int p = t * j->per_task; p < p1 && p < planes; ++p)
+        maxpool_plane(l, j->input + (size_t)p * l->h * l->w,
+                      l->output + (size_t)p * l->out_h * l->out_w);
+}
+
+/* Tasks of whole planes, about 64 KiB of input each. */
+static void planes_parallel(const layer *l, const float *input, pydn_task_fn fn)
+{
+    int planes = l->batch * l->c;
+    int per = (int)(16384 / ((size_t)l->h * l->w)) + 1;
+    plane_job j = {l, input, per};
+    pydn_parallel_for((planes + per - 1) / per, fn, &j);
+}
+
+void pydn_forward_maxpool(layer l, network net) { planes_parallel(&l, net.input, maxpool_task); }
+
 /* Replaces forward_upsample_layer() (forward direction only): upstream zero-fills the
  * output and then overwrites every element anyway; this writes each element once. */
-void pydn_forward_upsample(layer l, network net)
+static void upsample_task(void *ctx, int t)
 {
-    int s = l.stride, w = l.w, ow = l.out_w;
-    int rows = l.batch * l.c * l.h;
-    float scale = l.scale;
-#pragma omp parallel for num_threads(pydn_threads()) schedule(static)
-    for (int r = 0; r < rows; ++r) {
-        const float *in = net.input + (size_t)r * w;
-        float *out = l.output + (size_t)r * s * ow;
-        for (int x = 0; x < w; ++x)
-            for (int k = 0; k < s; ++k) out[x * s + k] = scale * in[x];
-        for (int k = 1; k < s; ++k) memcpy(out + (size_t)k * ow, out, sizeof(float) * ow);
+    const plane_job *j = ctx;
+    const layer *l = j->l;
+    int s = l->stride, w = l->w, ow = l->out_w, planes = l->batch * l->c;
+    for (int p = t * j->per_task; p < (t + 1) * j->per_task && p < planes; ++p)
+        for (int y = 0; y < l->h; ++y) {
+            const float *in = j->input + ((size_t)p * l->h + y) * w;
+            float *out = l->output + ((size_t)p * l->h + y) * s * ow;
+            for (int x = 0; x < w; ++x)
+                for (int k = 0; k < s; ++k) out[x * s + k] = l->scale * in[x];
+            for (int k = 1; k < s; ++k) memcpy(out + (size_t)k * ow, out, sizeof(float) * ow);
+        }
+}
+
+void pydn_forward_upsample(layer l, network net) { planes_parallel(&l, net.input, upsample_task); }
+
+static void yolo_task(void *ctx, int t)
+{
+    const plane_job *j = ctx;
+    const layer *l = j->l;
+    int b = t / l->n, n = t % l->n;
+    size_t per = (size_t)l->w * l->h, stride = per * (4 + l->classes + 1);
+    size_t at = (size_t)b * l->outputs + (size_t)n * stride;
+    const float *in = j->input + at;
+    float *out = l->output + at;
+    for (size_t i = 0; i < stride; ++i) {
+        int squash = i < 2 * per || i >= 4 * per; /* x, y, objectness, classes */
+        out[i] = squash ? 1.f / (1.f + expf(-in[i])) : in[i];
     }
 }
 
@@ -131,18 +154,8 @@ void pydn_forward_yolo(layer l, network net)
         forward_yolo_layer(l, net);
         return;
     }
-    size_t per = (size_t)l.w * l.h, stride = per * (4 + l.classes + 1);
-    memcpy(l.output, net.input, sizeof(float) * l.outputs * l.batch);
-    int jobs = l.batch * l.n;
-#pragma omp parallel for num_threads(pydn_threads()) schedule(static)
-    for (int j = 0; j < jobs; ++j) {
-        int b = j / l.n, n = j % l.n;
-        float *base = l.output + (size_t)b * l.outputs + (size_t)n * stride;
-        for (size_t i = 0; i < 2 * per; ++i) base[i] = 1.f / (1.f + expf(-base[i]));
-        float *obj = base + 4 * per;
-        for (size_t i = 0; i < (size_t)(1 + l.classes) * per; ++i)
-            obj[i] = 1.f / (1.f + expf(-obj[i]));
-    }
+    plane_job j = {&l, net.input, 1};
+    pydn_parallel_for(l.batch * l.n, yolo_task, &j);
 }
 
 /* Replaces forward_route_layer(): upstream copies with a strided scalar loop;
@@ -182,6 +195,34 @@ void pydn_fast_prepare(network *net)
     }
 }
 
+/* Per-layer wall time of the last forward pass, when profiling is on (diagnostics for
+ * the benchmark; one process-wide table, so only meaningful for one network at a time). */
+#define PYDN_PROFILE_MAX 4096
+static int profile_on;
+static double profile_s[PYDN_PROFILE_MAX];
+static int profile_n;
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int pydn_profile(int on)
+{
+    int was = profile_on;
+    profile_on = on;
+    return was;
+}
+
+int pydn_layer_seconds(double *out, int cap)
+{
+    int n = profile_n < cap ? profile_n : cap;
+    memcpy(out, profile_s, sizeof(double) * n);
+    return profile_n;
+}
+
 /* Replaces network_predict()/forward_network() for inference on net->input: upstream
  * also zero-fills every layer's delta (training gradients) before each forward. */
 void pydn_forward(network *net)
@@ -190,11 +231,15 @@ void pydn_forward(network *net)
     n.train = 0;
     n.truth = 0;
     n.delta = 0;
+    int profile = profile_on;
     for (int i = 0; i < n.n; ++i) {
         n.index = i;
         layer l = n.layers[i];
+        double t0 = profile ? seconds() : 0;
         l.forward(l, n);
+        if (profile && i < PYDN_PROFILE_MAX) profile_s[i] = seconds() - t0;
         n.input = l.output;
         if (l.truth) n.truth = l.output;
     }
+    if (profile) profile_n = n.n < PYDN_PROFILE_MAX ? n.n : PYDN_PROFILE_MAX;
 }
