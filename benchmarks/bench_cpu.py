@@ -100,8 +100,16 @@ class Upstream:
         lib.network_predict.restype = C.POINTER(C.c_float)
         lib.network_width.argtypes = lib.network_height.argtypes = [C.c_void_p]
         lib.get_network_boxes.restype = C.POINTER(Detection)
-        lib.get_network_boxes.argtypes = [C.c_void_p, C.c_int, C.c_int, C.c_float, C.c_float,
-                                          C.POINTER(C.c_int), C.c_int, C.POINTER(C.c_int)]
+        lib.get_network_boxes.argtypes = [
+            C.c_void_p,
+            C.c_int,
+            C.c_int,
+            C.c_float,
+            C.c_float,
+            C.POINTER(C.c_int),
+            C.c_int,
+            C.POINTER(C.c_int),
+        ]
         lib.do_nms_sort.argtypes = [C.POINTER(Detection), C.c_int, C.c_int, C.c_float]
         lib.free_detections.argtypes = [C.POINTER(Detection), C.c_int]
         self.net = lib.load_network(cfg.encode(), weights.encode(), 0)
@@ -206,13 +214,19 @@ def main() -> int:
         ocv = OpenCVDnn(cfg, weights, (net.width, net.height))
         jobs["opencv"] = lambda: ocv.detect(bgr)
     else:
-        print(f"! OpenCV {cv2.__version__} has no Darknet importer: pip install "
-              "'opencv-python-headless<5' to compare with it")
+        print(
+            f"! OpenCV {cv2.__version__} has no Darknet importer: pip install "
+            "'opencv-python-headless<5' to compare with it"
+        )
 
-    print(f"model {ARGS.model} {net.width}x{net.height}, image {image} "
-          f"{bgr.shape[1]}x{bgr.shape[0]}, {os.cpu_count()} CPUs ({platform.processor() or '?'})")
-    print(f"threads: pydarknet {cpu.get_num_threads()} (DARKNET_FAST={int(cpu.fast_build())}),"
-          f" upstream OMP_NUM_THREADS={ARGS.threads}, cv2.setNumThreads({ARGS.threads})")
+    print(
+        f"model {ARGS.model} {net.width}x{net.height}, image {image} "
+        f"{bgr.shape[1]}x{bgr.shape[0]}, {os.cpu_count()} CPUs ({platform.processor() or '?'})"
+    )
+    print(
+        f"threads: pydarknet {cpu.get_num_threads()} (DARKNET_FAST={int(cpu.fast_build())}),"
+        f" upstream OMP_NUM_THREADS={ARGS.threads}, cv2.setNumThreads({ARGS.threads})"
+    )
     print(f"upstream: {upstream_path()}; OpenCV {cv2.__version__}")
     found = {k: len(v()) for k, v in jobs.items()}  # type: ignore[arg-type]
     print("detections at thresh 0.5:", found)
@@ -236,9 +250,11 @@ def main() -> int:
     forward = forward[2:]  # the warm-up calls
     overhead = [t - f for t, f in zip(times["pydarknet"], forward, strict=True)]
     share = statistics.median(overhead) / med["pydarknet"]
-    print(f"\noutside the forward pass (conversion, letterbox, boxes, NMS, Python): "
-          f"median {ms(statistics.median(overhead))} = {100 * share:.1f}% of a detection "
-          f"(forward pass {ms(statistics.median(forward))})")
+    print(
+        f"\noutside the forward pass (conversion, letterbox, boxes, NMS, Python): "
+        f"median {ms(statistics.median(overhead))} = {100 * share:.1f}% of a detection "
+        f"(forward pass {ms(statistics.median(forward))})"
+    )
 
     data = REPO / "darknet" / "data"
     if not data.is_dir():
@@ -255,8 +271,10 @@ def main() -> int:
             ARGS.batch_runs,
         )
         tb, ts = statistics.median(t["batch"]), statistics.median(t["singles"])
-        print(f"  batch {b}: detect_batch {b / tb:6.1f} img/s, loop of detect_image "
-              f"{b / ts:6.1f} img/s, speed-up {ts / tb:.2f}x")
+        print(
+            f"  batch {b}: detect_batch {b / tb:6.1f} img/s, loop of detect_image "
+            f"{b / ts:6.1f} img/s, speed-up {ts / tb:.2f}x"
+        )
 
     if ARGS.profile and cpu.fast_build():
         print("\nper-layer forward times (median of 15):")

@@ -204,9 +204,13 @@ static int detect_u8(network *net, const pydn_u8image *ims, int n, const int ord
     for (int i = 0; i < n; ++i)
         letterbox_u8(ims + i, order, net->w, net->h, net->input + (size_t)i * inputs);
     double t0 = now();
-    pydn_forward(net);
+    pydn_forward(net, net->input);
     *forward_seconds = now() - t0;
     layer l = net->layers[net->n - 1];
+    /* Boxes are read one image at a time, at batch 1: at batch 2 upstream's
+     * get_yolo/region_detections take the second image for a mirrored copy of the first
+     * and average them (avg_flipped_yolo). */
+    set_batch_network(net, 1);
     for (int i = 0; i < n; ++i) {
         int nboxes = 0;
         shift_outputs(net, i);
@@ -250,7 +254,7 @@ int pydn_detect_u8(network *net, const pydn_u8image *ims, int n, const int order
 
 #ifndef PYDN_FAST
 /* The upstream build: Darknet's own forward pass and a single thread. */
-void pydn_forward(network *net) { network_predict(net, net->input); }
+void pydn_forward(network *net, float *input) { network_predict(net, input); }
 void pydn_fast_prepare(network *net) { (void)net; }
 int pydn_fast_build(void) { return 0; }
 int pydn_set_threads(int n) { (void)n; return 1; }

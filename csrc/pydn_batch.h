@@ -33,8 +33,9 @@ int pydn_detect_u8(network *net, const pydn_u8image *ims, int n, const int order
                    float thresh, float hier_thresh, float nms, int nms_obj, pydn_dets *outs,
                    double *forward_seconds);
 
-/* The forward pass on net->input (upstream network_predict, or the fast loop). */
-void pydn_forward(network *net);
+/* The forward pass on input, output in the layers (upstream network_predict, or the
+ * DARKNET_FAST loop, which skips the training-only work). */
+void pydn_forward(network *net, float *input);
 /* Fold batch norm and install the fast layer forwards (no-op without DARKNET_FAST). */
 void pydn_fast_prepare(network *net);
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._lib import check, ffi, lib
-from .errors import DarknetValueError
 from .batch import raw_detect_arrays
+from .errors import DarknetValueError
 from .images import DarknetImage, from_array, load_image, read_image
 from .network import Metadata, Network
 

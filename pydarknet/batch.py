@@ -125,7 +125,5 @@ def detect_batch(
     through the network together (Darknet's batch dimension), which has a higher
     throughput than one call per image."""
     api.check_meta(net, meta)
-    raws = raw_detect_arrays(
-        net, images, thresh, hier_thresh, nms, rgb=rgb, nms_kind=nms_kind
-    )
+    raws = raw_detect_arrays(net, images, thresh, hier_thresh, nms, rgb=rgb, nms_kind=nms_kind)
     return [api.to_tuples(raw, meta) for raw in raws]

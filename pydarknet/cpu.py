@@ -54,4 +54,7 @@ def profile_layers(net: Network, image: np.ndarray, runs: int = 15) -> list[tupl
         kinds = [
             ffi.string(ffi.cast("LAYER_TYPE", ptr.layers[i].type)) for i in range(len(samples[0]))
         ]
-    return [(k, statistics.median(col)) for k, col in zip(kinds, zip(*samples), strict=True)]
+    return [
+        (k, statistics.median(col))
+        for k, col in zip(kinds, zip(*samples, strict=True), strict=True)
+    ]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
-from pydarknet import models
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests' own helper modules
 
-from . import reference
+import reference
+
+from pydarknet import models
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -223,11 +223,12 @@ int pydn_layer_seconds(double *out, int cap)
     return profile_n;
 }
 
-/* Replaces network_predict()/forward_network() for inference on net->input: upstream
- * also zero-fills every layer's delta (training gradients) before each forward. */
-void pydn_forward(network *net)
+/* Replaces network_predict()/forward_network() for inference: upstream also zero-fills
+ * every layer's delta (training gradients) before each forward. */
+void pydn_forward(network *net, float *input)
 {
     network n = *net;
+    n.input = input;
     n.train = 0;
     n.truth = 0;
     n.delta = 0;

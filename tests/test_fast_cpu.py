@@ -1,0 +1,100 @@
+"""The default build's fast CPU path (DARKNET_FAST: OpenBLAS, own threads, batch norm
+folded at load time) still reproduces the original program, and is what gets built."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import reference
+
+import pydarknet
+from pydarknet import cpu
+from pydarknet._lib import ffi, lib
+from pydarknet.batch import raw_detect_arrays
+
+NEAR = 0.02
+
+
+def iou(a: list[float], b: list[float]) -> float:
+    ax0, ay0, ax1, ay1 = a[0] - a[2] / 2, a[1] - a[3] / 2, a[0] + a[2] / 2, a[1] + a[3] / 2
+    bx0, by0, bx1, by1 = b[0] - b[2] / 2, b[1] - b[3] / 2, b[0] + b[2] / 2, b[1] + b[3] / 2
+    iw, ih = max(0.0, min(ax1, bx1) - max(ax0, bx0)), max(0.0, min(ay1, by1) - max(ay0, by0))
+    inter = iw * ih
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def test_default_build_is_the_fast_one() -> None:
+    assert cpu.fast_build()
+    assert cpu.get_num_threads() >= 1
+
+
+def test_openblas_comes_from_the_wheel_without_library_path() -> None:
+    """libdarknet finds scipy-openblas32's library through its RPATH."""
+    import scipy_openblas32
+
+    maps = Path("/proc/self/maps").read_text()
+    loaded = {ln.split()[-1] for ln in maps.splitlines() if "libscipy_openblas.so" in ln}
+    want = Path(scipy_openblas32.get_lib_dir()).resolve()
+    assert any(Path(p).resolve().parent == want for p in loaded), loaded
+
+
+@pytest.mark.usefixtures("needs_reference")
+def test_detections_reproduce_debian_darknet(net, meta, tiny_cfg, tiny_weights, data_dir) -> None:  # type: ignore[no-untyped-def]
+    """Every detection of the original library (the CLI's pipeline) on darknet/data
+    that is clear of the threshold is found by detect_image: |dp| <= 0.02, IoU >= 0.97."""
+    images = reference.data_images(data_dir)
+    low = 0.25
+    ref = reference.library_detections(tiny_cfg, tiny_weights, images, 80, low - NEAR)
+    checked = 0
+    for path in images:
+        got = [(meta.names.index(n), p, b) for n, p, b in
+               pydarknet.detect_image(net, meta, cv2.imread(path), thresh=low - NEAR)]  # fmt: skip
+        for thresh in (low, 0.5):  # the CLI's default and a lower one
+            for cls, prob, box in ref[path]:
+                if prob <= thresh + NEAR:
+                    continue
+                twins = [p for c, p, b in got if c == cls and iou(list(b), box) >= 0.97]
+                assert twins, f"{path}: class {cls} p={prob:.3f} {box} missing"
+                assert min(abs(p - prob) for p in twins) <= 0.02
+                checked += 1
+    assert checked >= 40
+
+
+def test_reloading_weights_folds_batch_norm_once(net, dog, tiny_weights) -> None:  # type: ignore[no-untyped-def]
+    """Batch norm is folded into the weights at load time; loading the weights again
+    (which overwrites weights and batch-norm parameters) folds again, exactly once."""
+    im = cv2.imread(dog)
+    before = raw_detect_arrays(net, [im], 0.3)[0]
+    with net.locked() as ptr:
+        assert ptr.layers[0].batch_normalize
+        assert lib.pydn_load_weights(ptr, tiny_weights.encode()) == 0
+    after = raw_detect_arrays(net, [im], 0.3)[0]
+    np.testing.assert_array_equal(before.probs, after.probs)
+    np.testing.assert_array_equal(before.boxes, after.boxes)
+
+
+def test_thread_count_changes_nothing_but_speed(net, dog) -> None:  # type: ignore[no-untyped-def]
+    im = cv2.imread(dog)
+    old = cpu.get_num_threads()
+    try:
+        assert cpu.set_num_threads(1) == 1
+        one = raw_detect_arrays(net, [im], 0.3)[0]
+        assert cpu.set_num_threads(3) == 3
+        three = raw_detect_arrays(net, [im], 0.3)[0]
+    finally:
+        cpu.set_num_threads(old)
+    np.testing.assert_allclose(one.probs, three.probs, atol=1e-5)
+    np.testing.assert_allclose(one.boxes, three.boxes, rtol=1e-5)
+
+
+def test_profile_layers_times_every_layer(net, dog) -> None:  # type: ignore[no-untyped-def]
+    prof = cpu.profile_layers(net, cv2.imread(dog), runs=2)
+    assert len(prof) == 24  # yolov3-tiny
+    assert prof[0][0] == "CONVOLUTIONAL" and prof[1][0] == "MAXPOOL" and prof[-1][0] == "YOLO"
+    assert all(sec >= 0 for _, sec in prof) and sum(s for _, s in prof) > 0
+    assert lib.pydn_profile(0) == 0  # profiling is off again afterwards
+    buf = ffi.new("double[]", 1)
+    assert lib.pydn_layer_seconds(buf, 1) == 24
