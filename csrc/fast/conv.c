@@ -152,7 +152,7 @@ static void tiled_task(void *ctx, int t)
 static void conv_tiled(const layer *l, const float *input)
 {
     int K = l->size * l->size * l->c;
-    int rows = (int)((1 << 17) / ((size_t)K * l->out_w)); /* ~512 KiB of im2col a band */
+    int rows = (int)((1 << 16) / ((size_t)K * l->out_w)); /* ~256 KiB of im2col a band */
     if (rows < 1) rows = 1;
     tiled_job j = {l, input, rows, (l->out_h + rows - 1) / rows};
     pydn_parallel_for(l->batch * j.bands, tiled_task, &j);
