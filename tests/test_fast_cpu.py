@@ -3,6 +3,9 @@ folded at load time) still reproduces the original program, and is what gets bui
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -32,12 +35,22 @@ def test_default_build_is_the_fast_one() -> None:
 
 
 def test_openblas_comes_from_the_wheel_without_library_path() -> None:
-    """libdarknet finds scipy-openblas32's library through its RPATH."""
-    import scipy_openblas32
-
-    maps = Path("/proc/self/maps").read_text()
-    loaded = {ln.split()[-1] for ln in maps.splitlines() if "libscipy_openblas.so" in ln}
-    want = Path(scipy_openblas32.get_lib_dir()).resolve()
+    """libdarknet finds scipy-openblas32's library through its RPATH: in a fresh process
+    with no LD_LIBRARY_PATH, importing pydarknet maps the wheel's libscipy_openblas.so
+    (without importing scipy_openblas32, which would load it by itself)."""
+    code = (
+        "import importlib.util, pathlib, pydarknet, sys\n"
+        "assert 'scipy_openblas32' not in sys.modules\n"
+        "spec = importlib.util.find_spec('scipy_openblas32')\n"
+        "print(pathlib.Path(spec.origin).parent / 'lib')\n"
+        "print(pathlib.Path('/proc/self/maps').read_text())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout.splitlines()
+    want = Path(out[0]).resolve()
+    loaded = {ln.split()[-1] for ln in out[1:] if "libscipy_openblas.so" in ln}
     assert any(Path(p).resolve().parent == want for p in loaded), loaded
 
 
@@ -76,6 +89,10 @@ def test_reloading_weights_folds_batch_norm_once(net, dog, tiny_weights) -> None
     np.testing.assert_array_equal(before.boxes, after.boxes)
 
 
+needs_fast = pytest.mark.skipif(not cpu.fast_build(), reason="upstream build (DARKNET_FAST=OFF)")
+
+
+@needs_fast
 def test_thread_count_changes_nothing_but_speed(net, dog) -> None:  # type: ignore[no-untyped-def]
     im = cv2.imread(dog)
     old = cpu.get_num_threads()
@@ -90,6 +107,7 @@ def test_thread_count_changes_nothing_but_speed(net, dog) -> None:  # type: igno
     np.testing.assert_allclose(one.boxes, three.boxes, rtol=1e-5)
 
 
+@needs_fast
 def test_profile_layers_times_every_layer(net, dog) -> None:  # type: ignore[no-untyped-def]
     prof = cpu.profile_layers(net, cv2.imread(dog), runs=2)
     assert len(prof) == 24  # yolov3-tiny
