@@ -8,7 +8,7 @@ Contestants, each doing the whole job (pixels in, boxes out):
 * ``pydarknet``: :func:`pydarknet.detect_image` (this build; DARKNET_FAST unless built
   with ``-DDARKNET_FAST=OFF``), ``set_num_threads(--threads)``.
 * ``upstream``: the untouched upstream CPU path loaded with ctypes: by default
-  ``build-upstream/libdarknet.so`` (``benchmarks/build_upstream.sh``: our CMake with
+  ``build/upstream/libdarknet.so`` (``benchmarks/build_upstream.sh``: our CMake with
   ``-DDARKNET_FAST=OFF -DDARKNET_OPENMP=ON``, so upstream's own OpenMP loops get the
   same threads), else Debian's ``/usr/lib/darknet/libdarknet.so`` (single-threaded).
   Pipeline of ``./darknet detect``: pixels / 255 into planes, letterbox_image,
@@ -166,7 +166,7 @@ class OpenCVDnn:
 def upstream_path() -> str:
     if ARGS.upstream:
         return ARGS.upstream
-    ours = REPO / "build-upstream" / "libdarknet.so"
+    ours = REPO / "build" / "upstream" / "libdarknet.so"
     return str(ours) if ours.is_file() else DEBIAN_LIB
 
 

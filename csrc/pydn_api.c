@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "pydn.h"
-#include "pydn_batch.h"
 
 int pydn_load_network(const char *cfg, const char *weights, int clear, network **out)
 {
@@ -13,7 +12,6 @@ int pydn_load_network(const char *cfg, const char *weights, int clear, network *
     /* examples/detector.c test_detector(): load_network(), then batch 1 */
     network *net = load_network((char *)cfg, (char *)weights, clear);
     set_batch_network(net, 1);
-    pydn_fast_prepare(net); /* fold batch norm, fast forwards (DARKNET_FAST only) */
     *out = net;
     PYDN_GUARD_END
 }
@@ -108,7 +106,6 @@ int pydn_parse_network(const char *cfg, network **out)
     PYDN_GUARD_BEGIN
     network *net = parse_network_cfg((char *)cfg);
     set_batch_network(net, 1);
-    pydn_fast_prepare(net);
     *out = net;
     PYDN_GUARD_END
 }
@@ -117,7 +114,7 @@ int pydn_load_weights(network *net, const char *weights)
 {
     PYDN_GUARD_BEGIN
     load_weights(net, (char *)weights);
-    pydn_fast_prepare(net);
+    pydn_fast_prepare(net); /* fold batch norm now (DARKNET_FAST; no-op otherwise) */
     PYDN_GUARD_END
 }
 

@@ -1,6 +1,6 @@
 /*
  * pydn_batch.c - detection straight from 8-bit pixels, for one image or a batch
- * (declared in pydn_batch.h).  Built in both the DARKNET_FAST and the upstream build;
+ * (declared in pydn.h).  Built in both the DARKNET_FAST and the upstream build;
  * only the forward pass differs (pydn_forward).
  */
 #include <malloc.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "pydn_batch.h"
+#include "pydn.h"
 #ifdef PYDN_FAST
 #include "fast.h"
 #endif
@@ -140,23 +140,21 @@ static int buffers_fit(network *net, int batch)
     return 1;
 }
 
-/* set_batch_network(), growing the buffers when they are too small for it
+/* set_batch_network() without its cuDNN descriptor updates for a CPU network (a CPU
+ * network in a cuDNN build has none).  Weak: a build with csrc/pydn_device.c uses
+ * that file's pydn_batch_network, which does the same. */
+__attribute__((weak)) void pydn_batch_network(network *net, int batch)
+{
+    net->batch = batch;
+    for (int i = 0; i < net->n; ++i) net->layers[i].batch = batch;
+}
+
+/* The network at `batch`, growing its buffers when they are too small for it
  * (resize_network at the same size reallocates them for the batch). */
 static void set_batch(network *net, int batch)
 {
-    set_batch_network(net, batch);
+    pydn_batch_network(net, batch);
     if (!buffers_fit(net, batch)) resize_network(net, net->w, net->h);
-}
-
-int pydn_set_batch(network *net, int batch)
-{
-    if (batch < 1) {
-        pydn_set_error("batch must be at least 1, got %d", batch);
-        return -1;
-    }
-    PYDN_GUARD_BEGIN
-    set_batch(net, batch);
-    PYDN_GUARD_END
 }
 
 /* Same packing as pydn_api.c's pack() (static there). */
@@ -210,7 +208,7 @@ static int detect_u8(network *net, const pydn_u8image *ims, int n, const int ord
     /* Boxes are read one image at a time, at batch 1: at batch 2 upstream's
      * get_yolo/region_detections take the second image for a mirrored copy of the first
      * and average them (avg_flipped_yolo). */
-    set_batch_network(net, 1);
+    pydn_batch_network(net, 1);
     for (int i = 0; i < n; ++i) {
         int nboxes = 0;
         shift_outputs(net, i);
@@ -248,7 +246,7 @@ int pydn_detect_u8(network *net, const pydn_u8image *ims, int n, const int order
     int rc = detect_u8(net, ims, n, order, thresh, hier_thresh, nms, nms_obj, outs,
                        forward_seconds, &shifted);
     if (shifted) shift_outputs(net, -shifted);
-    set_batch_network(net, batch);
+    pydn_batch_network(net, batch);
     return rc;
 }
 

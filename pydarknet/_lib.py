@@ -11,17 +11,7 @@ import logging
 from .errors import DarknetError
 
 try:
-    try:
-        from ._darknet import ffi, lib
-    except ImportError as exc:
-        if "libscipy_openblas" not in str(exc):
-            raise
-        # The RPATH to scipy-openblas32 (installed beside pydarknet) did not resolve, e.g.
-        # the two live in different site-packages: importing the package loads its library
-        # process-wide, which satisfies libdarknet's dependency by its soname.
-        import scipy_openblas32  # noqa: F401
-
-        from ._darknet import ffi, lib
+    from ._darknet import ffi, lib
 except ImportError as exc:  # pragma: no cover - only on a broken install
     raise ImportError(
         "pydarknet's compiled extension could not be loaded: "

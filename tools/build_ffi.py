@@ -14,13 +14,13 @@ from pathlib import Path
 import cffi
 
 CDEF_DIR = Path(__file__).resolve().parent.parent / "csrc" / "cdef"
-CDEF_ORDER = ("darknet.h", "pydn.h", "pydn_batch.h")
+CDEF_ORDER = ("darknet.h", "pydn.h")
 
 
 def make_ffi() -> cffi.FFI:
     ffi = cffi.FFI()
     ffi.cdef("\n".join((CDEF_DIR / name).read_text() for name in CDEF_ORDER))
-    ffi.set_source("pydarknet._darknet", "".join(f'#include "{h}"\n' for h in CDEF_ORDER))
+    ffi.set_source("pydarknet._darknet", '#include "darknet.h"\n#include "pydn.h"\n')
     return ffi
 
 

@@ -231,6 +231,7 @@ static void conv_wide(const layer *l, const float *input)
 
 void pydn_forward_conv(layer l, network net)
 {
+    pydn_fold_batchnorm(&l); /* weights reloaded behind our back: fold them (in place) */
     if (l.out_h * l.out_w >= TILE_MIN_N)
         conv_tiled(&l, net.input);
     else

@@ -12,7 +12,7 @@
 #include <cblas.h>
 
 #include "fast.h"
-#include "pydn_batch.h"
+#include "pydn.h"
 #include "yolo_layer.h"
 
 /* --- threads and memory -------------------------------------------------------------- */
@@ -175,6 +175,8 @@ void pydn_forward_route(layer l, network net)
 
 /* --- the network ---------------------------------------------------------------------- */
 
+/* Called after weights are loaded (pydn_load_weights) and before each pydn_forward:
+ * cheap when already done (folding skips folded layers). */
 void pydn_fast_prepare(network *net)
 {
     for (int i = 0; i < net->n; ++i) {
@@ -227,6 +229,7 @@ int pydn_layer_seconds(double *out, int cap)
  * every layer's delta (training gradients) before each forward. */
 void pydn_forward(network *net, float *input)
 {
+    pydn_fast_prepare(net); /* a network not loaded through pydn_load_weights */
     network n = *net;
     n.input = input;
     n.train = 0;
