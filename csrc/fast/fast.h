@@ -44,5 +44,6 @@ void pydn_forward_maxpool(layer l, network net);
 void pydn_forward_upsample(layer l, network net);
 void pydn_forward_yolo(layer l, network net);
 void pydn_forward_route(layer l, network net);
+void pydn_forward_shortcut(layer l, network net);
 
 #endif /* PYDN_FAST_H */

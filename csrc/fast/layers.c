@@ -60,6 +60,7 @@ typedef struct {
     const layer *l;
     const float *input;
     int per_task;
+    const float *add; /* shortcut only */
 } plane_job;
 
 static void maxpool_plane(const layer *l, const float *in, float *out)
@@ -173,6 +174,35 @@ void pydn_forward_route(layer l, network net)
     }
 }
 
+/* Replaces forward_shortcut_layer() when both inputs have the same shape (ResNet-style
+ * YOLOv3 blocks): upstream copies the input, then adds with per-element index
+ * arithmetic, then activates, in three passes; this is one pass, same arithmetic
+ * (alpha * x + beta * add).  Other shapes keep upstream's function. */
+static void shortcut_task(void *ctx, int t)
+{
+    const plane_job *j = ctx;
+    const layer *l = j->l;
+    size_t plane = (size_t)l->out_w * l->out_h, n = (size_t)l->outputs * l->batch;
+    size_t i0 = (size_t)t * j->per_task * plane, i1 = i0 + (size_t)j->per_task * plane;
+    if (i1 > n) i1 = n;
+    const float *add = j->add;
+    for (size_t i = i0; i < i1; ++i) l->output[i] = l->alpha * j->input[i] + l->beta * add[i];
+    if (l->activation != LINEAR) activate_array(l->output + i0, (int)(i1 - i0), l->activation);
+}
+
+void pydn_forward_shortcut(layer l, network net)
+{
+    plane_job j = {&l, net.input, (int)(16384 / ((size_t)l.out_w * l.out_h)) + 1,
+                   net.layers[l.index].output};
+    int planes = l.batch * l.out_c;
+    pydn_parallel_for((planes + j.per_task - 1) / j.per_task, shortcut_task, &j);
+}
+
+static int shortcut_same_shape(const layer *l)
+{
+    return l->w == l->out_w && l->h == l->out_h && l->c == l->out_c;
+}
+
 /* --- the network ---------------------------------------------------------------------- */
 
 /* Called after weights are loaded (pydn_load_weights) and before each pydn_forward:
@@ -192,6 +222,9 @@ void pydn_fast_prepare(network *net)
             break;
         case YOLO: l->forward = pydn_forward_yolo; break;
         case ROUTE: l->forward = pydn_forward_route; break;
+        case SHORTCUT:
+            if (shortcut_same_shape(l)) l->forward = pydn_forward_shortcut;
+            break;
         default: break;
         }
     }
@@ -225,17 +258,53 @@ int pydn_layer_seconds(double *out, int cap)
     return profile_n;
 }
 
-/* Replaces network_predict()/forward_network() for inference: upstream also zero-fills
- * every layer's delta (training gradients) before each forward. */
-void pydn_forward(network *net, float *input)
+/* Can images run on separate threads (each thread the whole network on its share of
+ * the batch)?  Only when every layer is one of ours: they keep no state outside the
+ * image's slice of their buffers, use no shared workspace and never fail. */
+static int images_independent(const network *net)
 {
-    pydn_fast_prepare(net); /* a network not loaded through pydn_load_weights */
+    for (int i = 0; i < net->n; ++i) {
+        void (*f)(layer, network) = net->layers[i].forward;
+        if (f != pydn_forward_conv && f != pydn_forward_maxpool && f != pydn_forward_upsample &&
+            f != pydn_forward_yolo && f != pydn_forward_route && f != pydn_forward_shortcut)
+            return 0;
+    }
+    return 1;
+}
+
+
+/* Images [b0, b0 + nb) of the batch through the network, on copies of the layers that
+ * see only their slice (batch nb, buffers offset to image b0): every forward, ours or
+ * upstream's, then works on those images alone, route/shortcut inputs included. */
+static void forward_images(const network *net, float *input, int b0, int nb, int profile)
+{
+    static __thread layer *copies;
+    static __thread int copies_cap;
     network n = *net;
-    n.input = input;
     n.train = 0;
     n.truth = 0;
     n.delta = 0;
-    int profile = profile_on;
+    n.input = input + (size_t)b0 * net->inputs;
+    if (b0 != 0 || nb != net->batch) {
+        if (copies_cap < net->n) {
+            free(copies);
+            copies = malloc(sizeof(layer) * net->n);
+            copies_cap = net->n;
+        }
+        for (int i = 0; i < net->n; ++i) {
+            layer l = net->layers[i];
+            size_t off = (size_t)b0 * l.outputs;
+            l.batch = nb;
+            l.output += off;
+            if (l.delta) l.delta += off;
+            if (l.x) l.x += off;
+            if (l.x_norm) l.x_norm += off;
+            if (l.indexes) l.indexes += off;
+            copies[i] = l;
+        }
+        n.layers = copies;
+        n.batch = nb;
+    }
     for (int i = 0; i < n.n; ++i) {
         n.index = i;
         layer l = n.layers[i];
@@ -245,5 +314,34 @@ void pydn_forward(network *net, float *input)
         n.input = l.output;
         if (l.truth) n.truth = l.output;
     }
-    if (profile) profile_n = n.n < PYDN_PROFILE_MAX ? n.n : PYDN_PROFILE_MAX;
+}
+
+typedef struct {
+    const network *net;
+    float *input;
+    int per;
+} images_job;
+
+static void images_task(void *ctx, int t)
+{
+    const images_job *j = ctx;
+    forward_images(j->net, j->input, t * j->per, j->per, 0);
+}
+
+/* Replaces network_predict()/forward_network() for inference: upstream also zero-fills
+ * every layer's delta (training gradients) before each forward.  A batch of at least
+ * one image per thread runs image-parallel: each thread takes a contiguous share of the
+ * images through the whole network (no synchronization between layers, activations
+ * stay in that core's cache); images left over run layer-parallel as usual. */
+void pydn_forward(network *net, float *input)
+{
+    pydn_fast_prepare(net); /* a network not loaded through pydn_load_weights */
+    int T = pydn_threads(), B = net->batch, done = 0;
+    if (T > 1 && B >= T && images_independent(net)) {
+        images_job j = {net, input, B / T};
+        pydn_parallel_for(T, images_task, &j);
+        done = j.per * T;
+    }
+    if (done < B) forward_images(net, input, done, B - done, profile_on && done == 0);
+    if (profile_on && done == 0) profile_n = net->n < PYDN_PROFILE_MAX ? net->n : PYDN_PROFILE_MAX;
 }
