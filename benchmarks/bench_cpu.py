@@ -47,7 +47,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--model", default="yolov3-tiny", help="zoo model name")
     p.add_argument("--image", default=None, help="image file (default: Darknet's dog.jpg)")
     p.add_argument("--upstream", default=None, help="upstream libdarknet.so to load")
-    p.add_argument("--batch-runs", type=int, default=5, help="rounds of the batch test")
+    p.add_argument("--batch-runs", type=int, default=7, help="rounds of the batch test")
     p.add_argument("--profile", action="store_true", help="per-layer times of pydarknet")
     return p.parse_args()
 

@@ -111,3 +111,22 @@ def test_batch_input_errors(net, meta, pictures) -> None:  # type: ignore[no-unt
         pydarknet.detect_batch(net, meta, pictures[:2], thresh=1.5)
     stack = np.stack([pictures[0]] * 2)  # an N x H x W x C array is N images
     assert len(pydarknet.detect_batch(net, meta, stack)) == 2
+
+
+def test_two_networks_in_two_threads(net, meta, tiny_cfg, tiny_weights, pictures) -> None:  # type: ignore[no-untyped-def]
+    """The thread pool serves one call at a time; a second network used concurrently
+    runs on its caller's thread and gets the same answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    expected = [pydarknet.detect_image(net, meta, im) for im in pictures[:4]]
+    with pydarknet.load_net(tiny_cfg, tiny_weights) as other:
+
+        def run(n):  # type: ignore[no-untyped-def]
+            return [pydarknet.detect_batch(n, meta, pictures[:4]) for _ in range(3)]
+
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(run, [net, other]))
+    for per_thread in results:
+        for batch_result in per_thread:
+            for want, got in zip(expected, batch_result, strict=True):
+                assert_same_detections(want, got)
