@@ -65,6 +65,8 @@ typedef struct {
     long col_stride; /* bytes from one pixel to the next */
 } pydn_u8image;
 
+/* The 3 x h x w planes load_image_color() makes of the image (pixel / 255.). */
+int pydn_u8_to_planes(const pydn_u8image *im, const int order[3], float *out);
 /* letterbox_image(load_image_color(...), w, h) of upstream, computed from the bytes:
  * order[k] is the source channel of Darknet's plane k (R, G, B).  out: 3 x h x w. */
 int pydn_letterbox_u8(const pydn_u8image *im, const int order[3], int w, int h, float *out);

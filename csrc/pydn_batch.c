@@ -39,6 +39,39 @@ static void part_row(const pydn_u8image *im, int ch, int y, int new_w, const int
     }
 }
 
+/* load_image_color()'s planes from the bytes, LETTERBOX_ROWS rows of one plane a task. */
+typedef struct {
+    const pydn_u8image *im;
+    const int *order;
+    float *out;
+} planes_job;
+
+#define LETTERBOX_ROWS 16 /* output rows per task */
+
+static void planes_task(void *ctx, int t)
+{
+    const planes_job *j = ctx;
+    const pydn_u8image *im = j->im;
+    for (int row = t * LETTERBOX_ROWS; row < (t + 1) * LETTERBOX_ROWS && row < 3 * im->h; ++row) {
+        int k = row / im->h, y = row % im->h;
+        float *dst = j->out + (size_t)row * im->w;
+        for (int x = 0; x < im->w; ++x) dst[x] = px(im, x, y, j->order[k]);
+    }
+}
+
+int pydn_u8_to_planes(const pydn_u8image *im, const int order[3], float *out)
+{
+    PYDN_GUARD_BEGIN
+    planes_job j = {im, order, out};
+    int tasks = (3 * im->h + LETTERBOX_ROWS - 1) / LETTERBOX_ROWS;
+#ifdef PYDN_FAST
+    pydn_parallel_for(tasks, planes_task, &j);
+#else
+    for (int t = 0; t < tasks; ++t) planes_task(&j, t);
+#endif
+    PYDN_GUARD_END
+}
+
 typedef struct {
     const pydn_u8image *im;
     const int *order;
@@ -48,8 +81,6 @@ typedef struct {
     const float *dx;
     float *out;
 } letterbox_job;
-
-#define LETTERBOX_ROWS 16 /* output rows per task */
 
 static void letterbox_task(void *ctx, int t)
 {

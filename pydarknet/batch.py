@@ -18,14 +18,10 @@ import numpy as np
 from . import api
 from ._lib import check, ffi, lib
 from .errors import DarknetValueError
-from .images import _as_hwc
+from .images import fill_u8image, u8_view
 from .network import Metadata, Network
 
 __all__ = ["detect_batch", "last_forward_seconds", "raw_detect_arrays"]
-
-_ORDER_BGR = ffi.new("int[3]", [2, 1, 0])
-_ORDER_RGB = ffi.new("int[3]", [0, 1, 2])
-_ORDER_GRAY = ffi.new("int[3]", [0, 0, 0])
 
 _timing = threading.local()
 
@@ -34,18 +30,6 @@ def last_forward_seconds() -> float:
     """Seconds the last detection call of this thread spent in the network's forward
     pass (the rest of its time is conversion, letterbox, box decoding, NMS and Python)."""
     return float(getattr(_timing, "forward", 0.0))
-
-
-def _describe(array: np.ndarray, rgb: bool, name: str, out) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """Fill the pydn_u8image ``out`` for ``array``; returns the array C will read."""
-    hwc = _as_hwc(array, name)
-    h, w, c = hwc.shape
-    if hwc.strides[2] != 1 or min(hwc.strides) < 0:
-        hwc = np.ascontiguousarray(hwc)
-    out.data = ffi.cast("unsigned char *", hwc.__array_interface__["data"][0])
-    out.h, out.w, out.channels = h, w, c
-    out.row_stride, out.col_stride = hwc.strides[0], hwc.strides[1]
-    return hwc
 
 
 def raw_detect_arrays(
@@ -74,19 +58,17 @@ def raw_detect_arrays(
         return []
     if names is None:
         names = ["image"] if n == 1 else [f"images[{i}]" for i in range(n)]
-    descs = ffi.new("pydn_u8image[]", n)
-    keep = [_describe(im, rgb, names[i], descs[i]) for i, im in enumerate(images)]
+    keep = [u8_view(im, names[i]) for i, im in enumerate(images)]
     gray = [k.shape[2] == 1 for k in keep]
     if any(gray) and not all(gray):  # one channel order per call: replicate gray here
         keep = [np.repeat(k, 3, axis=2) if g else k for k, g in zip(keep, gray, strict=True)]
-        for i, k in enumerate(keep):
-            _describe(k, rgb, names[i], descs[i])
-    order = _ORDER_GRAY if all(gray) else (_ORDER_RGB if rgb else _ORDER_BGR)
+    descs = ffi.new("pydn_u8image[]", n)
+    orders = [fill_u8image(k, descs[i], rgb) for i, k in enumerate(keep)]  # all alike
     outs = ffi.new("pydn_dets[]", n)
     seconds = ffi.new("double *")
     with net.locked() as ptr:
         rc = lib.pydn_detect_u8(
-            ptr, descs, n, order, thresh, hier_thresh, nms, nms_kind == "obj", outs, seconds
+            ptr, descs, n, orders[0], thresh, hier_thresh, nms, nms_kind == "obj", outs, seconds
         )
     _timing.forward = seconds[0]
     try:

@@ -116,3 +116,24 @@ def test_profile_layers_times_every_layer(net, dog) -> None:  # type: ignore[no-
     assert lib.pydn_profile(0) == 0  # profiling is off again afterwards
     buf = ffi.new("double[]", 1)
     assert lib.pydn_layer_seconds(buf, 1) == 24
+
+
+def test_from_array_is_mat_to_image_exactly(dog) -> None:  # type: ignore[no-untyped-def]
+    """The C conversion gives upstream's planes bit for bit: pixel / 255. in double,
+    stored as float, channels reordered to RGB (gray replicated, alpha dropped)."""
+    from pydarknet.images import from_array
+
+    bgr = cv2.imread(dog)
+    lut = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    cases = [
+        (bgr, False, (2, 1, 0)),
+        (cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), True, (0, 1, 2)),
+        (bgr[5:-3, ::-2], False, (2, 1, 0)),  # strided, negative steps
+        (cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA), False, (2, 1, 0)),
+        (gray, False, (0, 0, 0)),
+    ]
+    for array, rgb, order in cases:
+        hwc = array[:, :, None] if array.ndim == 2 else array
+        want = lut[hwc.transpose(2, 0, 1)[list(order)]]
+        np.testing.assert_array_equal(from_array(array, rgb=rgb).planes, want)

@@ -34,6 +34,7 @@ typedef struct {
     long col_stride;
 } pydn_u8image;
 
+int pydn_u8_to_planes(const pydn_u8image *im, const int order[3], float *out);
 int pydn_letterbox_u8(const pydn_u8image *im, const int order[3], int w, int h, float *out);
 int pydn_detect_u8(network *net, const pydn_u8image *ims, int n, const int order[3],
                    float thresh, float hier_thresh, float nms, int nms_obj, pydn_dets *outs,
