@@ -85,6 +85,8 @@ int pydn_detect_u8(network *net, const pydn_u8image *ims, int n, const int order
 void pydn_forward(network *net, float *input);
 /* Fold batch norm and install the fast layer forwards (no-op without DARKNET_FAST). */
 void pydn_fast_prepare(network *net);
+/* Upstream's layer forwards again (for comparisons), until the next prepare. */
+void pydn_fast_restore(network *net);
 
 int pydn_fast_build(void);        /* 1 when built with DARKNET_FAST */
 int pydn_set_threads(int n);      /* n <= 0: the default; returns the count */

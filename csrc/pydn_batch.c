@@ -285,6 +285,7 @@ int pydn_detect_u8(network *net, const pydn_u8image *ims, int n, const int order
 /* The upstream build: Darknet's own forward pass and a single thread. */
 void pydn_forward(network *net, float *input) { network_predict(net, input); }
 void pydn_fast_prepare(network *net) { (void)net; }
+void pydn_fast_restore(network *net) { (void)net; }
 int pydn_fast_build(void) { return 0; }
 int pydn_set_threads(int n) { (void)n; return 1; }
 int pydn_get_threads(void) { return 1; }

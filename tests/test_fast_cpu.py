@@ -137,3 +137,144 @@ def test_from_array_is_mat_to_image_exactly(dog) -> None:  # type: ignore[no-unt
         hwc = array[:, :, None] if array.ndim == 2 else array
         want = lut[hwc.transpose(2, 0, 1)[list(order)]]
         np.testing.assert_array_equal(from_array(array, rgb=rgb).planes, want)
+
+
+TOY_CFG = """
+[net]
+batch=1
+width=96
+height=96
+channels=3
+
+[convolutional]
+batch_normalize=1
+filters=16
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[maxpool]
+size=2
+stride=2
+
+[convolutional]
+batch_normalize=1
+filters=32
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[convolutional]
+batch_normalize=1
+filters=64
+size=3
+stride=2
+pad=1
+activation=leaky
+
+[convolutional]
+batch_normalize=1
+filters=32
+size=1
+stride=1
+pad=1
+activation=relu
+
+[convolutional]
+batch_normalize=1
+filters=64
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[shortcut]
+from=-3
+activation=linear
+
+[maxpool]
+size=2
+stride=1
+
+[convolutional]
+filters=16
+size=1
+stride=1
+pad=1
+activation=logistic
+
+[upsample]
+stride=2
+
+[route]
+layers=-1,2
+
+[convolutional]
+batch_normalize=1
+filters=32
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[convolutional]
+filters=21
+size=1
+stride=1
+pad=1
+activation=linear
+
+[yolo]
+mask=0,1,2
+anchors=10,14, 23,27, 37,58
+classes=2
+num=3
+"""
+
+
+def toy_network(tmp_path: Path) -> pydarknet.Network:
+    """Every layer kind the fast path replaces (conv in bands and wide, stride 2, 1x1,
+    relu/logistic/linear, maxpool 2/2 and 2/1, shortcut, upsample, route, yolo), with
+    batch-norm statistics far from the identity, in a network small enough to write."""
+    cfg = tmp_path / "toy.cfg"
+    cfg.write_text(TOY_CFG)
+    shapes = pydarknet.load_net(cfg)
+    rng = np.random.default_rng(7)
+    parts = [np.array([0, 2, 0], np.int32).tobytes(), np.zeros(1, np.int64).tobytes()]
+    with shapes.locked() as ptr:
+        for i in range(ptr.n):
+            layer = ptr.layers[i]
+            if layer.type != 0:  # CONVOLUTIONAL
+                continue
+            n, k = layer.n, layer.nweights // layer.n
+            stats = [rng.normal(0, 0.1, n)]  # biases
+            if layer.batch_normalize:  # scales, rolling mean, rolling variance
+                stats += [rng.uniform(0.3, 0.8, n), rng.normal(0, 0.2, n), rng.uniform(0.3, 2, n)]
+            stats.append(rng.normal(0, np.sqrt(1 / k), layer.nweights))
+            parts += [s.astype(np.float32).tobytes() for s in stats]
+    shapes.close()
+    weights = tmp_path / "toy.weights"
+    weights.write_bytes(b"".join(parts))
+    return pydarknet.load_net(cfg, weights)
+
+
+@needs_fast
+def test_fast_layers_compute_what_upstream_layers_compute(tmp_path, dog) -> None:  # type: ignore[no-untyped-def]
+    from pydarknet.images import from_array
+
+    im = from_array(cv2.imread(dog))
+    with toy_network(tmp_path) as net:
+        outs = []
+        for restore in (False, True):  # ours (installed at load), then upstream's
+            out = np.empty(net.outputs, np.float32)
+            with net.locked() as ptr:
+                if restore:
+                    lib.pydn_fast_restore(ptr)
+                buf = ffi.from_buffer("float[]", out)
+                assert lib.pydn_classify(ptr, im.cdata(), buf, net.outputs) == 0
+            outs.append(out)
+    fast, upstream = outs
+    assert np.isfinite(upstream).all() and upstream.std() > 0.05
+    np.testing.assert_allclose(fast, upstream, rtol=1e-4, atol=1e-5)

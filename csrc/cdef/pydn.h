@@ -40,6 +40,7 @@ int pydn_detect_u8(network *net, const pydn_u8image *ims, int n, const int order
                    float thresh, float hier_thresh, float nms, int nms_obj, pydn_dets *outs,
                    double *forward_seconds);
 void pydn_fast_prepare(network *net);
+void pydn_fast_restore(network *net);
 int pydn_fast_build(void);
 int pydn_set_threads(int n);
 int pydn_get_threads(void);

@@ -13,6 +13,11 @@
 
 #include "fast.h"
 #include "pydn.h"
+#include "convolutional_layer.h"
+#include "maxpool_layer.h"
+#include "route_layer.h"
+#include "shortcut_layer.h"
+#include "upsample_layer.h"
 #include "yolo_layer.h"
 
 /* --- threads and memory -------------------------------------------------------------- */
@@ -227,6 +232,25 @@ void pydn_fast_prepare(network *net)
         case SHORTCUT:
             if (shortcut_same_shape(l)) l->forward = pydn_forward_shortcut;
             break;
+        default: break;
+        }
+    }
+}
+
+/* Back to upstream's layer forwards (weights stay folded, which upstream's code handles
+ * as the identity batch norm it is), until the next pydn_fast_prepare.  For tests that
+ * compare the two on one network. */
+void pydn_fast_restore(network *net)
+{
+    for (int i = 0; i < net->n; ++i) {
+        layer *l = net->layers + i;
+        switch (l->type) {
+        case CONVOLUTIONAL: l->forward = forward_convolutional_layer; break;
+        case MAXPOOL: l->forward = forward_maxpool_layer; break;
+        case UPSAMPLE: l->forward = forward_upsample_layer; break;
+        case YOLO: l->forward = forward_yolo_layer; break;
+        case ROUTE: l->forward = forward_route_layer; break;
+        case SHORTCUT: l->forward = forward_shortcut_layer; break;
         default: break;
         }
     }
