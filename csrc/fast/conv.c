@@ -124,10 +124,25 @@ static void im2col_part(const float *im, const layer *l, int ch0, int ch1, int y
  * im2col in its thread's scratch (a 1x1 stride-1 conv reads the input directly), runs
  * sgemm into the output and applies bias + activation to the band while in cache. */
 typedef struct {
-    const layer *l;
+    const layer *l, *pool; /* pool: the fused 2x2 stride-2 maxpool after l, or NULL */
     const float *input;
     int rows, bands;
 } tiled_job;
+
+/* 2x2 stride-2 max of a band of conv output (channels x rows x ow, rows even) into
+ * rows y0 / 2 ... of the pool's output planes. */
+static void pool_band(const float *c, int channels, int rows, int ow, float *out, int y0,
+                      int plane)
+{
+    int pw = ow / 2;
+    for (int m = 0; m < channels; ++m)
+        for (int y = 0; y < rows; y += 2) {
+            const float *r0 = c + ((size_t)m * rows + y) * ow, *r1 = r0 + ow;
+            float *o = out + (size_t)m * plane + (size_t)(y0 + y) / 2 * pw;
+            for (int x = 0; x < pw; ++x)
+                o[x] = fmaxf(fmaxf(r0[2 * x], r0[2 * x + 1]), fmaxf(r1[2 * x], r1[2 * x + 1]));
+        }
+}
 
 static void tiled_task(void *ctx, int t)
 {
@@ -138,6 +153,11 @@ static void tiled_task(void *ctx, int t)
     int y1 = y0 + j->rows < l->out_h ? y0 + j->rows : l->out_h, cols = (y1 - y0) * ow;
     const float *in = j->input + (size_t)b * l->inputs;
     float *out = l->output + (size_t)b * l->outputs + (size_t)y0 * ow;
+    int ldc = N;
+    if (j->pool) { /* the band stays in this thread's scratch, only its max-pool leaves */
+        out = pydn_scratch(3, (size_t)M * cols);
+        ldc = cols;
+    }
     const float *bm = in + (size_t)y0 * ow;
     int ldb = N;
     if (!(l->size == 1 && l->stride == 1 && l->pad == 0)) {
@@ -146,16 +166,20 @@ static void tiled_task(void *ctx, int t)
         bm = ws;
         ldb = cols;
     }
-    pydn_sgemm(0, 0, M, cols, K, 1.f, l->weights, K, bm, ldb, 0.f, out, N);
-    bias_act(out, N, out, N, M, cols, l->biases, l->activation);
+    pydn_sgemm(0, 0, M, cols, K, 1.f, l->weights, K, bm, ldb, 0.f, out, ldc);
+    bias_act(out, ldc, out, ldc, M, cols, l->biases, l->activation);
+    if (j->pool)
+        pool_band(out, M, y1 - y0, ow, j->pool->output + (size_t)b * j->pool->outputs, y0,
+                  j->pool->out_h * j->pool->out_w);
 }
 
-static void conv_tiled(const layer *l, const float *input)
+static void conv_tiled(const layer *l, const float *input, const layer *pool)
 {
     int K = l->size * l->size * l->c;
     int rows = (int)((1 << 16) / ((size_t)K * l->out_w)); /* ~256 KiB of im2col a band */
-    if (rows < 1) rows = 1;
-    tiled_job j = {l, input, rows, (l->out_h + rows - 1) / rows};
+    if (pool) rows &= ~1; /* whole pooling windows per band */
+    if (rows < (pool ? 2 : 1)) rows = pool ? 2 : 1;
+    tiled_job j = {l, pool, input, rows, (l->out_h + rows - 1) / rows};
     pydn_parallel_for(l->batch * j.bands, tiled_task, &j);
 }
 
@@ -234,7 +258,50 @@ void pydn_forward_conv(layer l, network net)
 {
     pydn_fold_batchnorm(&l); /* weights reloaded behind our back: fold them (in place) */
     if (l.out_h * l.out_w >= TILE_MIN_N)
-        conv_tiled(&l, net.input);
+        conv_tiled(&l, net.input, NULL);
     else
         conv_wide(&l, net.input);
+}
+
+/* Can conv layer i and the maxpool after it run fused?  The maxpool must be 2x2 stride
+ * 2 over whole windows, and no other layer may read the conv's output (which fused is
+ * never written).  Checked by pydn_fast_prepare, and again at each pass (cheap), in
+ * case the network was resized since. */
+int pydn_conv_pool_fusable(const network *net, int i)
+{
+    if (i + 1 >= net->n) return 0;
+    const layer *c = net->layers + i, *p = net->layers + i + 1;
+    if (!pydn_conv_supported(c) || p->type != MAXPOOL || p->size != 2 || p->stride != 2 ||
+        p->pad / 2 != 0 || c->out_h % 2 || c->out_w % 2 || p->out_h * 2 != c->out_h ||
+        p->out_w * 2 != c->out_w || c->out_h * c->out_w < TILE_MIN_N)
+        return 0;
+    for (int j = 0; j < net->n; ++j) {
+        const layer *l = net->layers + j;
+        if (l->type == SHORTCUT && l->index == i) return 0;
+        if (l->type == ROUTE)
+            for (int k = 0; k < l->n; ++k)
+                if (l->input_layers[k] == i) return 0;
+    }
+    return 1;
+}
+
+/* Replaces forward_convolutional_layer + forward_maxpool_layer of a fused pair: the
+ * maxpool's own forward is then pydn_forward_pooled (nothing left to do). */
+void pydn_forward_conv_pool(layer l, network net)
+{
+    pydn_fold_batchnorm(&l);
+    const layer *pool = net.layers + net.index + 1;
+    if (pydn_conv_pool_fusable(&net, net.index)) {
+        conv_tiled(&l, net.input, pool);
+        return;
+    }
+    pydn_forward_conv(l, net); /* no longer fusable: both layers, one after the other */
+    net.input = l.output;
+    pydn_forward_maxpool(*pool, net);
+}
+
+void pydn_forward_pooled(layer l, network net)
+{
+    (void)l;
+    (void)net;
 }

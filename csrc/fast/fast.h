@@ -33,13 +33,16 @@ void pydn_parallel_for(int n, pydn_task_fn fn, void *ctx);
 void pydn_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                 const float *b, int ldb, float beta, float *c, int ldc);
 
-/* A per-thread scratch buffer of at least `floats` floats (slot 0..2), kept and grown
+/* A per-thread scratch buffer of at least `floats` floats (slot 0..3), kept and grown
  * on demand: no allocation and no page zeroing once warm. */
 float *pydn_scratch(int slot, size_t floats);
 
 void pydn_fold_batchnorm(layer *l);
 int pydn_conv_supported(const layer *l);
 void pydn_forward_conv(layer l, network net);
+int pydn_conv_pool_fusable(const network *net, int i);
+void pydn_forward_conv_pool(layer l, network net); /* conv + the 2x2 maxpool after it */
+void pydn_forward_pooled(layer l, network net);    /* that maxpool: done by the conv */
 void pydn_forward_maxpool(layer l, network net);
 void pydn_forward_upsample(layer l, network net);
 void pydn_forward_yolo(layer l, network net);

@@ -40,8 +40,8 @@ void pydn_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a
                       c, ldc);
 }
 
-static __thread float *scratch[3];
-static __thread size_t scratch_cap[3];
+static __thread float *scratch[4];
+static __thread size_t scratch_cap[4];
 
 float *pydn_scratch(int slot, size_t floats)
 {
@@ -235,6 +235,11 @@ void pydn_fast_prepare(network *net)
         default: break;
         }
     }
+    for (int i = 0; i + 1 < net->n; ++i) /* conv + maxpool pairs that can be fused */
+        if (net->layers[i].forward == pydn_forward_conv && pydn_conv_pool_fusable(net, i)) {
+            net->layers[i].forward = pydn_forward_conv_pool;
+            net->layers[i + 1].forward = pydn_forward_pooled;
+        }
 }
 
 /* Back to upstream's layer forwards (weights stay folded, which upstream's code handles
@@ -292,7 +297,8 @@ static int images_independent(const network *net)
     for (int i = 0; i < net->n; ++i) {
         void (*f)(layer, network) = net->layers[i].forward;
         if (f != pydn_forward_conv && f != pydn_forward_maxpool && f != pydn_forward_upsample &&
-            f != pydn_forward_yolo && f != pydn_forward_route && f != pydn_forward_shortcut)
+            f != pydn_forward_yolo && f != pydn_forward_route && f != pydn_forward_shortcut &&
+            f != pydn_forward_conv_pool && f != pydn_forward_pooled)
             return 0;
     }
     return 1;
