@@ -3,6 +3,7 @@ detection per image, whatever the batch size, order, layout or pixel format."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -130,3 +131,26 @@ def test_two_networks_in_two_threads(net, meta, tiny_cfg, tiny_weights, pictures
         for batch_result in per_thread:
             for want, got in zip(expected, batch_result, strict=True):
                 assert_same_detections(want, got)
+
+
+def test_threads_that_end_leave_no_scratch_behind(net, meta, pictures) -> None:  # type: ignore[no-untyped-def]
+    """Each calling thread's scratch buffers (several MiB) are freed when it ends."""
+    import threading
+
+    def rss_mib() -> float:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def one() -> None:
+        pydarknet.detect_batch(net, meta, pictures[:2])
+
+    for _ in range(2):  # warm-up: the pool's own threads and allocator state
+        t = threading.Thread(target=one)
+        t.start()
+        t.join()
+    before = rss_mib()
+    for _ in range(20):
+        t = threading.Thread(target=one)
+        t.start()
+        t.join()
+    assert rss_mib() - before < 40

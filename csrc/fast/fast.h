@@ -35,6 +35,7 @@ void pydn_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a
 
 /* A per-thread scratch buffer of at least `floats` floats (slot 0..3), kept and grown
  * on demand: no allocation and no page zeroing once warm. */
+#define PYDN_SCRATCH_SLOTS 4
 float *pydn_scratch(int slot, size_t floats);
 
 void pydn_fold_batchnorm(layer *l);

@@ -4,6 +4,7 @@
  * says which upstream function it replaces (through layer.forward) and why.
  */
 #include <float.h>
+#include <pthread.h>
 #include <math.h>
 #include <time.h>
 #include <stdlib.h>
@@ -40,20 +41,52 @@ void pydn_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a
                       c, ldc);
 }
 
-static __thread float *scratch[4];
-static __thread size_t scratch_cap[4];
+/* Each thread's scratch buffers, freed when the thread ends (pthread key destructor):
+ * threads that come and go (a server's request threads) leave nothing behind. */
+typedef struct {
+    float *buf[PYDN_SCRATCH_SLOTS];
+    size_t cap[PYDN_SCRATCH_SLOTS];
+    layer *copies; /* forward_images' layer copies */
+    int copies_cap;
+} thread_scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static __thread thread_scratch *mine;
+
+static void free_scratch(void *p)
+{
+    thread_scratch *s = p;
+    for (int i = 0; i < PYDN_SCRATCH_SLOTS; ++i) free(s->buf[i]);
+    free(s->copies);
+    free(s);
+}
+
+static void make_key(void) { pthread_key_create(&scratch_key, free_scratch); }
+
+static thread_scratch *scratch(void)
+{
+    if (!mine) {
+        pthread_once(&scratch_once, make_key);
+        mine = calloc(1, sizeof *mine);
+        if (!mine) abort();
+        pthread_setspecific(scratch_key, mine);
+    }
+    return mine;
+}
 
 float *pydn_scratch(int slot, size_t floats)
 {
-    if (floats > scratch_cap[slot]) {
-        free(scratch[slot]);
+    thread_scratch *s = scratch();
+    if (floats > s->cap[slot]) {
+        free(s->buf[slot]);
         size_t cap = floats + floats / 4 + 1024;
         void *p = NULL;
         if (posix_memalign(&p, 64, cap * sizeof(float))) abort();
-        scratch[slot] = p;
-        scratch_cap[slot] = cap;
+        s->buf[slot] = p;
+        s->cap[slot] = cap;
     }
-    return scratch[slot];
+    return s->buf[slot];
 }
 
 /* --- layers --------------------------------------------------------------------------- */
@@ -310,19 +343,20 @@ static int images_independent(const network *net)
  * upstream's, then works on those images alone, route/shortcut inputs included. */
 static void forward_images(const network *net, float *input, int b0, int nb, int profile)
 {
-    static __thread layer *copies;
-    static __thread int copies_cap;
+    thread_scratch *s = scratch();
     network n = *net;
     n.train = 0;
     n.truth = 0;
     n.delta = 0;
     n.input = input + (size_t)b0 * net->inputs;
     if (b0 != 0 || nb != net->batch) {
-        if (copies_cap < net->n) {
-            free(copies);
-            copies = malloc(sizeof(layer) * net->n);
-            copies_cap = net->n;
+        if (s->copies_cap < net->n) {
+            free(s->copies);
+            s->copies = malloc(sizeof(layer) * net->n);
+            if (!s->copies) abort();
+            s->copies_cap = net->n;
         }
+        layer *copies = s->copies;
         for (int i = 0; i < net->n; ++i) {
             layer l = net->layers[i];
             size_t off = (size_t)b0 * l.outputs;
