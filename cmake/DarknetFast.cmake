@@ -25,8 +25,9 @@ set(FAST_SOURCES csrc/fast/gemm.c csrc/fast/conv.c csrc/fast/layers.c csrc/fast/
 target_sources(darknet PRIVATE ${FAST_SOURCES})
 target_include_directories(darknet PRIVATE csrc/fast "${OPENBLAS_INCLUDE_DIR}")
 target_compile_definitions(darknet PRIVATE PYDN_FAST=1)
-# Fast math for our layer code only (vectorized expf in the epilogues); compile-time
-# only, as for upstream's -Ofast (no crtfastmath at link time).
+# Fast math for our layer code (vectorized expf in the epilogues), the same assumptions
+# as upstream's -Ofast; compile-time only (no crtfastmath at link time).  SIMD beyond
+# the x86-64 baseline only through target_clones (runtime dispatch).
 set_source_files_properties(${FAST_SOURCES} PROPERTIES COMPILE_OPTIONS "-O3;-ffast-math")
 target_link_libraries(darknet PRIVATE "${OPENBLAS_LIB_DIR}/libscipy_openblas.so")
 set_target_properties(darknet PROPERTIES

@@ -5,9 +5,11 @@
  * layer.forward, see pydn_fast_prepare) for groups == 1, non-binary layers.  Upstream
  * zero-fills the output, builds the whole im2col matrix, runs a naive gemm, then
  * normalizes, scales, adds biases and activates in four more passes over the output.
- * Here: batch norm is already folded into weights/biases (pydn_fold_batchnorm); the
- * output is computed in cache-sized tiles (im2col of a few output rows + sgemm), and
- * bias + activation are applied to each tile while it is still in cache.
+ * Here: batch norm is already folded into weights/biases (pydn_fold_batchnorm); large
+ * outputs are computed in cache-sized bands of rows (im2col of the band + sgemm) with
+ * bias + activation applied while the band is in cache, and a 2x2 stride-2 maxpool
+ * after the conv pooled there too (pydn_forward_conv_pool); small outputs (late
+ * layers) as one wide product per group of images, split over blocks of filters.
  */
 #include <math.h>
 #include <string.h>
