@@ -111,7 +111,7 @@ int pydn_detect(network *net, image im, float thresh, float hier_thresh, float n
     /* examples/detector.c test_detector(), minus the drawing */
     layer l = net->layers[net->n - 1];
     image sized = letterbox_image(im, net->w, net->h);
-    network_predict(net, sized.data);
+    pydn_forward(net, sized.data); /* network_predict, or the DARKNET_FAST loop */
     free_image(sized);
     int nboxes = 0;
     detection *dets = get_network_boxes(net, im.w, im.h, thresh, hier_thresh, 0, 1, &nboxes);
@@ -172,6 +172,7 @@ int pydn_load_weights(network *net, const char *weights)
 {
     PYDN_GUARD_BEGIN
     load_weights(net, (char *)weights);
+    pydn_fast_prepare(net); /* fold batch norm now (DARKNET_FAST; no-op otherwise) */
     PYDN_GUARD_END
 }
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from ._lib import set_verbose
 from .api import classify, detect, detect_image
+from .batch import detect_batch
+from .cpu import get_num_threads, set_num_threads
 from .detector import Box, Detection, Detector
 from .device import cuda_info, gpu_available, gpu_count, resolve_device
 from .draw import class_color, draw_detections
@@ -54,16 +56,19 @@ __all__ = [
     "classify",
     "cuda_info",
     "detect",
+    "detect_batch",
     "detect_files",
     "detect_image",
     "detect_video",
     "download",
     "draw_detections",
     "find_images",
+    "get_num_threads",
     "gpu_available",
     "gpu_count",
     "load_meta",
     "load_net",
     "resolve_device",
+    "set_num_threads",
     "set_verbose",
 ]

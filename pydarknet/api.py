@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._lib import check, ffi, lib
+from .batch import raw_detect_arrays
 from .errors import DarknetValueError, ImageError
-from .images import DarknetImage, from_array, load_image
+from .images import DarknetImage, from_array, load_image, read_image
 from .network import Metadata, Network
 
 __all__ = ["RawDetections", "classify", "detect", "detect_image", "raw_detect"]
@@ -50,7 +51,7 @@ def check_unit(name: str, value: float) -> float:
     return v
 
 
-def check_image_input(net: Network, image: DarknetImage) -> None:
+def check_image_input(net: Network, width: int, height: int) -> None:
     """Images reach Darknet as W x H x 3 floats: a network must read exactly that, and
     letterbox_image() must not shrink the image to 1 pixel (resize_image() divides by
     size - 1 and then reads out of bounds)."""
@@ -61,13 +62,13 @@ def check_image_input(net: Network, image: DarknetImage) -> None:
             f"network {net.cfg!r} reads {shape.inputs} values ({w}x{h}x{c}), "
             "not a W x H x 3 image: it cannot run on images"
         )
-    if w * image.h < h * image.w:  # src/image.c letterbox_image()
-        new_w, new_h = w, image.h * w // image.w
+    if w * height < h * width:  # src/image.c letterbox_image()
+        new_w, new_h = w, height * w // width
     else:
-        new_w, new_h = image.w * h // image.h, h
+        new_w, new_h = width * h // height, h
     if new_w < 2 or new_h < 2:
         raise ImageError(
-            f"a {image.w}x{image.h} image would shrink to {new_w}x{new_h} pixels in the "
+            f"a {width}x{height} image would shrink to {new_w}x{new_h} pixels in the "
             f"network's {w}x{h} input: too thin to detect anything"
         )
 
@@ -93,7 +94,7 @@ def raw_detect(
     nms = check_unit("nms", nms)
     if nms_kind not in NMS_KINDS:
         raise DarknetValueError(f"nms_kind must be one of {NMS_KINDS}, got {nms_kind!r}")
-    check_image_input(net, image)
+    check_image_input(net, image.w, image.h)
     out = ffi.new("pydn_dets *")
     cimg = image.cdata()
     with net.locked() as ptr:
@@ -142,8 +143,9 @@ def detect_image(
     4-channel arrays are accepted too).  Returns ``[(name, prob, (x, y, w, h))]`` with
     the box centre and size in pixels, sorted by prob, one entry per (box, class)."""
     check_meta(net, meta)
-    raw = raw_detect(net, from_array(image, rgb=rgb), thresh, hier_thresh, nms, nms_kind)
-    return to_tuples(raw, meta)
+    # Conversion and letterbox run in C on the array's bytes (see pydarknet.batch).
+    raw = raw_detect_arrays(net, [image], thresh, hier_thresh, nms, rgb=rgb, nms_kind=nms_kind)
+    return to_tuples(raw[0], meta)
 
 
 def detect(
@@ -158,8 +160,11 @@ def detect(
 ) -> list[DetectionTuple]:
     """:func:`detect_image` on an image file, decoded as ``./darknet detect`` does."""
     check_meta(net, meta)
-    raw = raw_detect(net, load_image(image_path), thresh, hier_thresh, nms, nms_kind)
-    return to_tuples(raw, meta)
+    bgr = read_image(image_path)
+    raw = raw_detect_arrays(
+        net, [bgr], thresh, hier_thresh, nms, nms_kind=nms_kind, names=[os.fspath(image_path)]
+    )
+    return to_tuples(raw[0], meta)
 
 
 def classify(
@@ -167,7 +172,7 @@ def classify(
 ) -> list[tuple[str, float]]:
     """Class scores of a classification network, ``[(name, prob)]`` sorted descending."""
     img = from_array(image, rgb=rgb) if isinstance(image, np.ndarray) else load_image(image)
-    check_image_input(net, img)
+    check_image_input(net, img.w, img.h)
     n = min(net.outputs, len(meta.names))
     scores = np.empty(n, np.float32)
     cimg = img.cdata()

@@ -2,7 +2,7 @@
 
 Darknet wants planar (CHW) RGB float32 in [0, 1].  The original program decodes files
 with OpenCV's ``imread(IMREAD_COLOR)`` and divides by 255 in double precision; doing the
-same here, vectorized through a 256-entry lookup table, gives bit-identical input.
+same (in C, csrc/pydn_batch.c, through a 256-entry table) gives bit-identical input.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ._lib import ffi
+from ._lib import check, ffi, lib
 from .errors import ImageError
 from .network import existing_file
 
-__all__ = ["DarknetImage", "from_array", "load_image", "read_image"]
+__all__ = ["DarknetImage", "fill_u8image", "from_array", "load_image", "read_image", "u8_view"]
 
-# src/image_opencv.cpp mat_to_image(): data = pixel/255. (double), stored as float.
-_LUT = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32)
-_BGR = (2, 1, 0)
-_RGB = (0, 1, 2)
+# Darknet's planes R, G, B from the array's channels (BGR by default, as imread gives).
+_BGR = ffi.new("int[3]", [2, 1, 0])
+_RGB = ffi.new("int[3]", [0, 1, 2])
+_GRAY = ffi.new("int[3]", [0, 0, 0])  # imread(IMREAD_COLOR) replicates gray to 3 channels
 MAX_SIDE = 1 << 16  # with cfgcheck.MAX_SIDE, keeps letterbox_image()'s int products in range
 
 
@@ -69,16 +69,35 @@ def _as_hwc(array: object, name: str) -> np.ndarray:
     return array
 
 
+def u8_view(array: object, name: str = "image") -> np.ndarray:
+    """``array`` checked (uint8 HxW, HxWx3 or HxWx4) as HxWxC with byte-adjacent channels,
+    the layout C reads through :func:`fill_u8image` (copied only when it is not)."""
+    hwc = _as_hwc(array, name)
+    if hwc.strides[2] != 1 or min(hwc.strides) < 0:
+        hwc = np.ascontiguousarray(hwc)
+    return hwc
+
+
+def fill_u8image(hwc: np.ndarray, out, rgb: bool = False):  # type: ignore[no-untyped-def]
+    """Describe a :func:`u8_view` array in the ``pydn_u8image`` ``out``; returns the plane
+    order for C (alpha is dropped and gray replicated, as imread(IMREAD_COLOR) does).
+    The array must outlive the C call."""
+    h, w, c = hwc.shape
+    out.data = ffi.cast("unsigned char *", hwc.__array_interface__["data"][0])
+    out.h, out.w, out.channels = h, w, c
+    out.row_stride, out.col_stride = hwc.strides[0], hwc.strides[1]
+    return _GRAY if c == 1 else (_RGB if rgb else _BGR)
+
+
 def from_array(array: np.ndarray, rgb: bool = False, name: str = "image") -> DarknetImage:
     """Convert an HxWx3 BGR (or RGB with ``rgb=True``), HxW gray or HxWx4 BGRA/RGBA
     uint8 array, contiguous or not, to Darknet's layout."""
-    hwc = _as_hwc(array, name)
-    if hwc.shape[2] == 1:  # gray: imread(IMREAD_COLOR) replicates it to 3 channels
-        order: tuple[int, ...] = (0, 0, 0)
-    else:  # alpha is dropped, as imread(IMREAD_COLOR) does
-        order = _RGB if rgb else _BGR
-    planes = _LUT[hwc.transpose(2, 0, 1)[list(order)]]
-    return DarknetImage(np.ascontiguousarray(planes))
+    hwc = u8_view(array, name)
+    desc = ffi.new("pydn_u8image *")
+    order = fill_u8image(hwc, desc, rgb)
+    planes = np.empty((3, hwc.shape[0], hwc.shape[1]), np.float32)
+    check(lib.pydn_u8_to_planes(desc, order, ffi.from_buffer("float[]", planes)), name)
+    return DarknetImage(planes)
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:

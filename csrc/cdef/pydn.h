@@ -25,3 +25,24 @@ void pydn_free_dets(pydn_dets *d);
 int pydn_classify(network *net, image im, float *out, int n);
 int pydn_letterbox(image im, int w, int h, image *out);
 int pydn_free_image(image im);
+
+/* csrc/pydn.h, 8-bit images, batches and the CPU path */
+typedef struct {
+    const unsigned char *data;
+    int h, w, channels;
+    long row_stride;
+    long col_stride;
+} pydn_u8image;
+
+int pydn_u8_to_planes(const pydn_u8image *im, const int order[3], float *out);
+int pydn_letterbox_u8(const pydn_u8image *im, const int order[3], int w, int h, float *out);
+int pydn_detect_u8(network *net, const pydn_u8image *ims, int n, const int order[3],
+                   float thresh, float hier_thresh, float nms, int nms_obj, pydn_dets *outs,
+                   double *forward_seconds);
+void pydn_fast_prepare(network *net);
+void pydn_fast_restore(network *net);
+int pydn_fast_build(void);
+int pydn_set_threads(int n);
+int pydn_get_threads(void);
+int pydn_profile(int on);
+int pydn_layer_seconds(double *out, int cap);

@@ -1,0 +1,34 @@
+# DARKNET_FAST: the optimized CPU path (csrc/fast/, see csrc/fast/fast.h).
+#
+# Upstream's src/gemm.c is left out of the source list by CMakeLists.txt and replaced
+# by csrc/fast/gemm.c; the other files override layer forwards at load time.  GEMM is
+# OpenBLAS from the scipy-openblas32 wheel (a build requirement and a runtime
+# dependency): linked by its soname and found at run time through an RPATH relative to
+# the installed package (site-packages/pydarknet -> site-packages/scipy_openblas32/lib),
+# so no LD_LIBRARY_PATH is needed.  No -march: OpenBLAS picks its kernels for the CPU
+# at run time (DYNAMIC_ARCH), our code stays baseline x86-64.
+
+execute_process(
+  COMMAND "${Python_EXECUTABLE}" -c
+          "import scipy_openblas32 as s; print(s.get_include_dir()); print(s.get_lib_dir())"
+  OUTPUT_VARIABLE _sob OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _sob_rc)
+if(NOT _sob_rc EQUAL 0)
+  message(FATAL_ERROR "DARKNET_FAST needs the scipy-openblas32 package "
+                      "(pip install scipy-openblas32), or -DDARKNET_FAST=OFF")
+endif()
+string(REPLACE "\n" ";" _sob "${_sob}")
+list(GET _sob 0 OPENBLAS_INCLUDE_DIR)
+list(GET _sob 1 OPENBLAS_LIB_DIR)
+message(STATUS "pydarknet: DARKNET_FAST with OpenBLAS from ${OPENBLAS_LIB_DIR}")
+
+set(FAST_SOURCES csrc/fast/gemm.c csrc/fast/conv.c csrc/fast/layers.c csrc/fast/pool.c)
+target_sources(darknet PRIVATE ${FAST_SOURCES})
+target_include_directories(darknet PRIVATE csrc/fast "${OPENBLAS_INCLUDE_DIR}")
+target_compile_definitions(darknet PRIVATE PYDN_FAST=1)
+# Fast math for our layer code (vectorized expf in the epilogues), the same assumptions
+# as upstream's -Ofast; compile-time only (no crtfastmath at link time).  SIMD beyond
+# the x86-64 baseline only through target_clones (runtime dispatch).
+set_source_files_properties(${FAST_SOURCES} PROPERTIES COMPILE_OPTIONS "-O3;-ffast-math")
+target_link_libraries(darknet PRIVATE "${OPENBLAS_LIB_DIR}/libscipy_openblas.so")
+set_target_properties(darknet PROPERTIES
+  INSTALL_RPATH "$ORIGIN;$ORIGIN/../scipy_openblas32/lib")

@@ -1,0 +1,309 @@
+/*
+ * csrc/fast/conv.c - convolution forward for the DARKNET_FAST build.
+ *
+ * pydn_forward_conv() replaces upstream forward_convolutional_layer() (via
+ * layer.forward, see pydn_fast_prepare) for groups == 1, non-binary layers.  Upstream
+ * zero-fills the output, builds the whole im2col matrix, runs a naive gemm, then
+ * normalizes, scales, adds biases and activates in four more passes over the output.
+ * Here: batch norm is already folded into weights/biases (pydn_fold_batchnorm); large
+ * outputs are computed in cache-sized bands of rows (im2col of the band + sgemm) with
+ * bias + activation applied while the band is in cache, and a 2x2 stride-2 maxpool
+ * after the conv pooled there too (pydn_forward_conv_pool); small outputs (late
+ * layers) as one wide product per group of images, split over blocks of filters.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "activations.h"
+#include "fast.h"
+
+/* Replaces the inference arithmetic of upstream forward_batchnorm_layer():
+ *   y = (x - mean) / (sqrt(var) + .000001f) * scale + bias
+ * becomes part of the convolution: w' = w * s, b' = bias - mean * s with
+ * s = scale / (sqrt(var) + .000001f).  The BN parameters are then set to the identity
+ * (scale 1, mean 0, var 1), which marks the layer as folded: a later call (after a
+ * reload, which overwrites them) folds again, an already folded layer is skipped. */
+void pydn_fold_batchnorm(layer *l)
+{
+    if (l->type != CONVOLUTIONAL || !l->batch_normalize) return;
+    int n = l->n, per = l->nweights / n;
+    int identity = 1;
+    for (int f = 0; f < n && identity; ++f)
+        identity = l->scales[f] == 1.f && l->rolling_mean[f] == 0.f &&
+                   l->rolling_variance[f] == 1.f;
+    if (identity) return;
+    for (int f = 0; f < n; ++f) {
+        float s = l->scales[f] / (sqrtf(l->rolling_variance[f]) + .000001f);
+        for (int i = 0; i < per; ++i) l->weights[(size_t)f * per + i] *= s;
+        l->biases[f] -= l->rolling_mean[f] * s;
+        l->scales[f] = 1.f;
+        l->rolling_mean[f] = 0.f;
+        l->rolling_variance[f] = 1.f;
+    }
+}
+
+int pydn_conv_supported(const layer *l)
+{
+    return l->type == CONVOLUTIONAL && l->groups == 1 && !l->xnor && !l->binary;
+}
+
+/* Bias + activation on rows x cols of c (row stride ldc), written to o (stride ldo).
+ * The common activations are inlined; others use upstream's activate_array. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void bias_act(const float *c, size_t ldc, float *o, size_t ldo, int rows, int cols,
+                     const float *bias, ACTIVATION a)
+{
+    for (int r = 0; r < rows; ++r) {
+        const float *src = c + r * ldc;
+        float *dst = o + r * ldo;
+        float b = bias[r];
+        switch (a) {
+        case LEAKY:
+            for (int j = 0; j < cols; ++j) {
+                float v = src[j] + b;
+                dst[j] = v > 0 ? v : .1f * v;
+            }
+            break;
+        case LINEAR:
+            for (int j = 0; j < cols; ++j) dst[j] = src[j] + b;
+            break;
+        case RELU:
+            for (int j = 0; j < cols; ++j) {
+                float v = src[j] + b;
+                dst[j] = v > 0 ? v : 0.f;
+            }
+            break;
+        case LOGISTIC:
+            for (int j = 0; j < cols; ++j) dst[j] = 1.f / (1.f + expf(-(src[j] + b)));
+            break;
+        default:
+            for (int j = 0; j < cols; ++j) dst[j] = src[j] + b;
+            activate_array(dst, cols, a);
+        }
+    }
+}
+
+/* im2col (upstream src/im2col.c layout: row (ch * size + ky) * size + kx) of channels
+ * [ch0, ch1) and output rows [y0, y1) into col, whose rows are ld floats apart. */
+static void im2col_part(const float *im, const layer *l, int ch0, int ch1, int y0, int y1,
+                        float *col, size_t ld)
+{
+    int size = l->size, stride = l->stride, pad = l->pad, h = l->h, w = l->w;
+    int ow = l->out_w;
+    for (int ch = ch0; ch < ch1; ++ch) {
+        const float *plane = im + (size_t)ch * h * w;
+        for (int ky = 0; ky < size; ++ky)
+            for (int kx = 0; kx < size; ++kx) {
+                float *dst = col + (size_t)((ch * size + ky) * size + kx) * ld;
+                for (int y = y0; y < y1; ++y) {
+                    float *d = dst + (size_t)(y - y0) * ow;
+                    int iy = y * stride + ky - pad;
+                    if (iy < 0 || iy >= h) {
+                        memset(d, 0, sizeof(float) * ow);
+                        continue;
+                    }
+                    const float *src = plane + (size_t)iy * w;
+                    if (stride == 1) { /* ix = x + kx - pad: one contiguous run */
+                        int lo = pad - kx, hi = w + pad - kx;
+                        if (lo < 0) lo = 0;
+                        if (hi > ow) hi = ow;
+                        if (hi < lo) hi = lo;
+                        for (int x = 0; x < lo && x < ow; ++x) d[x] = 0;
+                        memcpy(d + lo, src + lo + kx - pad, sizeof(float) * (hi - lo));
+                        for (int x = hi; x < ow; ++x) d[x] = 0;
+                    } else {
+                        for (int x = 0; x < ow; ++x) {
+                            int ix = x * stride + kx - pad;
+                            d[x] = (ix >= 0 && ix < w) ? src[ix] : 0.f;
+                        }
+                    }
+                }
+            }
+    }
+}
+
+/* Large outputs: tasks of (image, band of output rows); each task builds the band's
+ * im2col in its thread's scratch (a 1x1 stride-1 conv reads the input directly), runs
+ * sgemm into the output and applies bias + activation to the band while in cache. */
+typedef struct {
+    const layer *l, *pool; /* pool: the fused 2x2 stride-2 maxpool after l, or NULL */
+    const float *input;
+    int rows, bands;
+} tiled_job;
+
+/* 2x2 stride-2 max of a band of conv output (channels x rows x ow, rows even) into
+ * rows y0 / 2 ... of the pool's output planes. */
+static void pool_band(const float *c, int channels, int rows, int ow, float *out, int y0,
+                      int plane)
+{
+    int pw = ow / 2;
+    for (int m = 0; m < channels; ++m)
+        for (int y = 0; y < rows; y += 2) {
+            const float *r0 = c + ((size_t)m * rows + y) * ow, *r1 = r0 + ow;
+            float *o = out + (size_t)m * plane + (size_t)(y0 + y) / 2 * pw;
+            for (int x = 0; x < pw; ++x)
+                o[x] = fmaxf(fmaxf(r0[2 * x], r0[2 * x + 1]), fmaxf(r1[2 * x], r1[2 * x + 1]));
+        }
+}
+
+static void tiled_task(void *ctx, int t)
+{
+    const tiled_job *j = ctx;
+    const layer *l = j->l;
+    int M = l->n, K = l->size * l->size * l->c, N = l->out_h * l->out_w, ow = l->out_w;
+    int b = t / j->bands, y0 = (t % j->bands) * j->rows;
+    int y1 = y0 + j->rows < l->out_h ? y0 + j->rows : l->out_h, cols = (y1 - y0) * ow;
+    const float *in = j->input + (size_t)b * l->inputs;
+    float *out = l->output + (size_t)b * l->outputs + (size_t)y0 * ow;
+    int ldc = N;
+    if (j->pool) { /* the band stays in this thread's scratch, only its max-pool leaves */
+        out = pydn_scratch(3, (size_t)M * cols);
+        ldc = cols;
+    }
+    const float *bm = in + (size_t)y0 * ow;
+    int ldb = N;
+    if (!(l->size == 1 && l->stride == 1 && l->pad == 0)) {
+        float *ws = pydn_scratch(0, (size_t)K * cols);
+        im2col_part(in, l, 0, l->c, y0, y1, ws, cols);
+        bm = ws;
+        ldb = cols;
+    }
+    pydn_sgemm(0, 0, M, cols, K, 1.f, l->weights, K, bm, ldb, 0.f, out, ldc);
+    bias_act(out, ldc, out, ldc, M, cols, l->biases, l->activation);
+    if (j->pool)
+        pool_band(out, M, y1 - y0, ow, j->pool->output + (size_t)b * j->pool->outputs, y0,
+                  j->pool->out_h * j->pool->out_w);
+}
+
+static void conv_tiled(const layer *l, const float *input, const layer *pool)
+{
+    int K = l->size * l->size * l->c;
+    int rows = (int)((1 << 16) / ((size_t)K * l->out_w)); /* ~256 KiB of im2col a band */
+    if (pool) rows &= ~1; /* whole pooling windows per band */
+    if (rows < (pool ? 2 : 1)) rows = pool ? 2 : 1;
+    tiled_job j = {l, pool, input, rows, (l->out_h + rows - 1) / rows};
+    pydn_parallel_for(l->batch * j.bands, tiled_task, &j);
+}
+
+/* Small outputs (late layers): a group of images side by side in one K x (g * N)
+ * matrix, then sgemm over blocks of filters (each weight packed once per group, and a
+ * wider product for OpenBLAS), then bias + activation, scattered back to per-image
+ * planes.  Groups are capped at about 8 MiB of im2col so they stay in cache; a group
+ * of one image (and every 1x1 stride-1 conv, which needs no im2col) writes straight
+ * into the output. */
+typedef struct {
+    const layer *l;
+    const float *input, *col; /* input: the group's first image */
+    float *colbuf, *c, *output;
+    int images, parts;
+} wide_job;
+
+static void wide_im2col_task(void *ctx, int t)
+{
+    const wide_job *j = ctx;
+    const layer *l = j->l;
+    int b = t / l->c, ch = t % l->c, N = l->out_h * l->out_w;
+    im2col_part(j->input + (size_t)b * l->inputs, l, ch, ch + 1, 0, l->out_h,
+                j->colbuf + (size_t)b * N, (size_t)j->images * N);
+}
+
+static void wide_gemm_task(void *ctx, int p)
+{
+    const wide_job *j = ctx;
+    const layer *l = j->l;
+    int M = l->n, K = l->size * l->size * l->c, N = l->out_h * l->out_w;
+    size_t GN = (size_t)j->images * N;
+    int m0 = (int)((long)M * p / j->parts), m1 = (int)((long)M * (p + 1) / j->parts);
+    float *cp = j->c + (size_t)m0 * GN;
+    pydn_sgemm(0, 0, m1 - m0, (int)GN, K, 1.f, l->weights + (size_t)m0 * K, K, j->col,
+               (int)GN, 0.f, cp, (int)GN);
+    for (int b = 0; b < j->images; ++b)
+        bias_act(cp + (size_t)b * N, GN, j->output + (size_t)b * l->outputs + (size_t)m0 * N, N,
+                 m1 - m0, N, l->biases + m0, l->activation);
+}
+
+static void conv_wide_group(const layer *l, const float *input, float *output, int images)
+{
+    int M = l->n, K = l->size * l->size * l->c;
+    size_t GN = (size_t)images * l->out_h * l->out_w;
+    int direct = l->size == 1 && l->stride == 1 && l->pad == 0;
+    wide_job j = {l, input, input, NULL, output, output, images, 1};
+    if (!(direct && images == 1)) j.col = j.colbuf = pydn_scratch(1, (size_t)K * GN);
+    if (images > 1) j.c = pydn_scratch(2, (size_t)M * GN);
+    /* Each sgemm call repacks the whole im2col matrix: few filter blocks, but more than
+     * threads, so that a thread the OS parks for a while holds up little work. */
+    int T = pydn_threads();
+    j.parts = T > 1 ? 2 * T : 1;
+    if (M / j.parts < 16) j.parts = M / 16 > 0 ? M / 16 : 1;
+    if (j.colbuf) pydn_parallel_for(images * l->c, wide_im2col_task, &j);
+    pydn_parallel_for(j.parts, wide_gemm_task, &j);
+}
+
+static void conv_wide(const layer *l, const float *input)
+{
+    size_t per_image = sizeof(float) * l->size * l->size * l->c * l->out_h * l->out_w;
+    int direct = l->size == 1 && l->stride == 1 && l->pad == 0;
+    int group = direct ? 1 : (int)((8u << 20) / per_image);
+    if (group < 1) group = 1;
+    for (int b = 0; b < l->batch; b += group) {
+        int images = l->batch - b < group ? l->batch - b : group;
+        conv_wide_group(l, input + (size_t)b * l->inputs, l->output + (size_t)b * l->outputs,
+                        images);
+    }
+}
+
+/* Output planes of at least this many pixels go in bands (measured on yolov3-tiny:
+ * 52x52 is twice as fast in bands as wide, 26x26 a third slower). */
+#define TILE_MIN_N 2048
+
+void pydn_forward_conv(layer l, network net)
+{
+    pydn_fold_batchnorm(&l); /* weights reloaded behind our back: fold them (in place) */
+    if (l.out_h * l.out_w >= TILE_MIN_N)
+        conv_tiled(&l, net.input, NULL);
+    else
+        conv_wide(&l, net.input);
+}
+
+/* Can conv layer i and the maxpool after it run fused?  The maxpool must be 2x2 stride
+ * 2 over whole windows, and no other layer may read the conv's output (which fused is
+ * never written).  Checked by pydn_fast_prepare, and again at each pass (cheap), in
+ * case the network was resized since. */
+int pydn_conv_pool_fusable(const network *net, int i)
+{
+    if (i + 1 >= net->n) return 0;
+    const layer *c = net->layers + i, *p = net->layers + i + 1;
+    if (!pydn_conv_supported(c) || p->type != MAXPOOL || p->size != 2 || p->stride != 2 ||
+        p->pad / 2 != 0 || c->out_h % 2 || c->out_w % 2 || p->out_h * 2 != c->out_h ||
+        p->out_w * 2 != c->out_w || c->out_h * c->out_w < TILE_MIN_N)
+        return 0;
+    for (int j = 0; j < net->n; ++j) {
+        const layer *l = net->layers + j;
+        if (l->type == SHORTCUT && l->index == i) return 0;
+        if (l->type == ROUTE)
+            for (int k = 0; k < l->n; ++k)
+                if (l->input_layers[k] == i) return 0;
+    }
+    return 1;
+}
+
+/* Replaces forward_convolutional_layer + forward_maxpool_layer of a fused pair: the
+ * maxpool's own forward is then pydn_forward_pooled (nothing left to do). */
+void pydn_forward_conv_pool(layer l, network net)
+{
+    pydn_fold_batchnorm(&l);
+    const layer *pool = net.layers + net.index + 1;
+    if (pydn_conv_pool_fusable(&net, net.index)) {
+        conv_tiled(&l, net.input, pool);
+        return;
+    }
+    pydn_forward_conv(l, net); /* no longer fusable: both layers, one after the other */
+    net.input = l.output;
+    pydn_forward_maxpool(*pool, net);
+}
+
+void pydn_forward_pooled(layer l, network net)
+{
+    (void)l;
+    (void)net;
+}

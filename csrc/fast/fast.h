@@ -1,0 +1,53 @@
+/*
+ * fast.h - the DARKNET_FAST CPU path (compiled only with -DDARKNET_FAST=ON).
+ *
+ * What is replaced, and how:
+ *   - src/gemm.c is not compiled; csrc/fast/gemm.c provides gemm()/gemm_cpu() on
+ *     OpenBLAS (scipy-openblas32).
+ *   - Layer forward functions are overridden per layer: pydn_fast_prepare() points
+ *     layer.forward at the functions below (conv.c, layers.c) for the layer kinds and
+ *     options they support; every other layer keeps upstream's function.
+ *   - Batch norm is folded into the convolution weights and biases when the network is
+ *     loaded (the layer's own scales/mean/variance are then set to identity, so even
+ *     upstream's forward gives the same result on a folded layer).
+ *
+ * Threads: OpenBLAS is kept single-threaded and all parallelism is ours, in one pool
+ * (pool.c, which says why it is not OpenMP): pydn_threads() threads counting the
+ * caller, default OMP_NUM_THREADS or the number of usable CPUs.
+ */
+#ifndef PYDN_FAST_H
+#define PYDN_FAST_H
+
+#include <stddef.h>
+
+#include "darknet.h"
+
+int pydn_threads(void);
+
+/* Run fn(ctx, 0 .. n-1) on the pool, the caller included; returns when all are done.
+ * Tasks are claimed one at a time, so make them a few times more than threads. */
+typedef void (*pydn_task_fn)(void *ctx, int task);
+void pydn_parallel_for(int n, pydn_task_fn fn, void *ctx);
+
+/* Row-major single-threaded sgemm: C = alpha * op(A) * op(B) + beta * C. */
+void pydn_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                const float *b, int ldb, float beta, float *c, int ldc);
+
+/* A per-thread scratch buffer of at least `floats` floats (slot 0..3), kept and grown
+ * on demand: no allocation and no page zeroing once warm. */
+#define PYDN_SCRATCH_SLOTS 4
+float *pydn_scratch(int slot, size_t floats);
+
+void pydn_fold_batchnorm(layer *l);
+int pydn_conv_supported(const layer *l);
+void pydn_forward_conv(layer l, network net);
+int pydn_conv_pool_fusable(const network *net, int i);
+void pydn_forward_conv_pool(layer l, network net); /* conv + the 2x2 maxpool after it */
+void pydn_forward_pooled(layer l, network net);    /* that maxpool: done by the conv */
+void pydn_forward_maxpool(layer l, network net);
+void pydn_forward_upsample(layer l, network net);
+void pydn_forward_yolo(layer l, network net);
+void pydn_forward_route(layer l, network net);
+void pydn_forward_shortcut(layer l, network net);
+
+#endif /* PYDN_FAST_H */

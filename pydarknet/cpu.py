@@ -1,0 +1,60 @@
+"""CPU settings of the compiled library: threads, and per-layer timing.
+
+The default build (``DARKNET_FAST``) runs Darknet's CPU path with OpenBLAS kept
+single-threaded inside pydarknet's own OpenMP threads; :func:`set_num_threads` sets how
+many (default: OpenMP's, i.e. ``OMP_NUM_THREADS`` or the number of CPUs).  A build with
+``-DDARKNET_FAST=OFF`` is upstream's single-threaded code and ignores it.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import numpy as np
+
+from ._lib import ffi, lib
+from .network import Network
+
+__all__ = ["fast_build", "get_num_threads", "profile_layers", "set_num_threads"]
+
+
+def fast_build() -> bool:
+    """True when the library was built with the optimized CPU path (DARKNET_FAST)."""
+    return bool(lib.pydn_fast_build())
+
+
+def set_num_threads(n: int | None = None) -> int:
+    """Threads for the forward pass and letterbox (None or <= 0: OpenMP's default);
+    returns the number now in use."""
+    return int(lib.pydn_set_threads(0 if n is None else int(n)))
+
+
+def get_num_threads() -> int:
+    return int(lib.pydn_get_threads())
+
+
+def profile_layers(net: Network, image: np.ndarray, runs: int = 15) -> list[tuple[str, float]]:
+    """(layer type, median seconds) of each layer's forward over ``runs`` detections of
+    ``image`` (DARKNET_FAST builds; empty otherwise)."""
+    from .batch import raw_detect_arrays  # here: batch imports the api this module is beside
+
+    was = lib.pydn_profile(1)
+    buf = ffi.new("double[]", 4096)
+    samples: list[list[float]] = []
+    try:
+        for _ in range(runs):
+            raw_detect_arrays(net, [image])
+            n = lib.pydn_layer_seconds(buf, 4096)
+            samples.append([buf[i] for i in range(n)])
+    finally:
+        lib.pydn_profile(was)
+    if not samples or not samples[0]:
+        return []
+    with net.locked() as ptr:
+        kinds = [
+            ffi.string(ffi.cast("LAYER_TYPE", ptr.layers[i].type)) for i in range(len(samples[0]))
+        ]
+    return [
+        (k, statistics.median(col))
+        for k, col in zip(kinds, zip(*samples, strict=True), strict=True)
+    ]
