@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pickle
-import struct
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import reference
+from small_net import write_classifier
 
 import pydarknet
 from pydarknet.models import MODELS, expected_sizes
@@ -105,53 +105,9 @@ def test_detector_records(dog) -> None:  # type: ignore[no-untyped-def]
         assert drawn.shape == (576, 768, 3) and not np.array_equal(drawn, cv2.imread(dog))
 
 
-def _write_weights(path: Path, floats: int, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    body = rng.uniform(0.02, 0.2, floats).astype("<f4")
-    path.write_bytes(struct.pack("<3iQ", 0, 2, 0, 0) + body.tobytes())
-
-
-CLASSIFIER_CFG = """[net]
-width=64
-height=64
-channels=3
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-filters=10
-size=1
-stride=1
-pad=1
-activation=linear
-
-[avgpool]
-
-[softmax]
-groups=1
-"""
-
-
 @pytest.mark.usefixtures("needs_reference")
 def test_classify_matches_reference_library(tmp_path, dog, data_dir) -> None:  # type: ignore[no-untyped-def]
-    cfg = tmp_path / "tiny-classifier.cfg"
-    cfg.write_text(CLASSIFIER_CFG)
-    names = tmp_path / "ten.names"
-    names.write_text("".join(f"class{i}\n" for i in range(10)))
-    with pydarknet.load_net(cfg) as bare:
-        floats = bare.weights_floats
-    weights = tmp_path / "tiny-classifier.weights"
-    _write_weights(weights, floats, seed=7)
+    cfg, weights, names = write_classifier(tmp_path, seed=7)
     images = [dog, str(data_dir / "eagle.jpg")]
     expected = reference.library_scores(str(cfg), str(weights), images, 10)
     meta = pydarknet.load_meta(names)

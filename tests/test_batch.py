@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import reference
+from compare import assert_reproduced
 
 import pydarknet
 from pydarknet.api import raw_detect
@@ -18,30 +19,11 @@ from pydarknet.errors import DarknetValueError, ImageError
 from pydarknet.images import from_array
 
 THRESH = 0.5
-NEAR = 0.02  # detections this close to the threshold may flip either way
-
-
-def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ax0, ay0, ax1, ay1 = a[0] - a[2] / 2, a[1] - a[3] / 2, a[0] + a[2] / 2, a[1] + a[3] / 2
-    bx0, by0, bx1, by1 = b[0] - b[2] / 2, b[1] - b[3] / 2, b[0] + b[2] / 2, b[1] + b[3] / 2
-    iw, ih = max(0.0, min(ax1, bx1) - max(ax0, bx0)), max(0.0, min(ay1, by1) - max(ay0, by0))
-    inter = iw * ih
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
 def assert_same_detections(expected: list, got: list, thresh: float = THRESH) -> int:
-    """Every detection of ``expected`` clear of the threshold has a twin in ``got``
-    (same class, |dp| <= 0.02, IoU >= 0.97), and the other way round."""
-    checked = 0
-    for a, b in ((expected, got), (got, expected)):
-        for name, prob, box in a:
-            if abs(prob - thresh) <= NEAR:
-                continue
-            twins = [p for n, p, bx in b if n == name and iou(bx, box) >= 0.97]
-            assert twins, f"{name} p={prob:.3f} box={box} has no twin in {b}"
-            assert min(abs(p - prob) for p in twins) <= 0.02
-            checked += 1
-    return checked
+    """Each side's detections clear of the threshold have twins in the other."""
+    return assert_reproduced(expected, got, thresh) + assert_reproduced(got, expected, thresh)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 from media import decoded_frames, image_folder, make_video
-from test_api import CLASSIFIER_CFG, _write_weights
+from small_net import write_classifier
 
 import pydarknet
 
@@ -68,14 +68,7 @@ def test_detect_video(tmp_path, data_dir) -> None:  # type: ignore[no-untyped-de
 
 def test_classify_with_own_cfg(tmp_path, dog, data_dir) -> None:  # type: ignore[no-untyped-def]
     """No classification weights offline: a small classifier with seeded weights."""
-    cfg = tmp_path / "tiny-classifier.cfg"
-    cfg.write_text(CLASSIFIER_CFG)
-    names = tmp_path / "ten.names"
-    names.write_text("".join(f"class{i}\n" for i in range(10)))
-    with pydarknet.load_net(cfg) as bare:
-        floats = bare.weights_floats
-    weights = tmp_path / "tiny-classifier.weights"
-    _write_weights(weights, floats, seed=11)
+    cfg, weights, names = write_classifier(tmp_path, seed=11)
     images = [dog, str(data_dir / "eagle.jpg")]
     args = ["--cfg", str(cfg), "--weights", str(weights), "--names", str(names), "--top", "3"]
     res = run_script(EXAMPLES / "classify.py", *images, *args, "--json", cwd=tmp_path)

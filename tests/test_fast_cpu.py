@@ -12,21 +12,12 @@ import cv2
 import numpy as np
 import pytest
 import reference
+from compare import NEAR, assert_reproduced
 
 import pydarknet
 from pydarknet import cpu
 from pydarknet._lib import ffi, lib
 from pydarknet.batch import raw_detect_arrays
-
-NEAR = 0.02
-
-
-def iou(a: list[float], b: list[float]) -> float:
-    ax0, ay0, ax1, ay1 = a[0] - a[2] / 2, a[1] - a[3] / 2, a[0] + a[2] / 2, a[1] + a[3] / 2
-    bx0, by0, bx1, by1 = b[0] - b[2] / 2, b[1] - b[3] / 2, b[0] + b[2] / 2, b[1] + b[3] / 2
-    iw, ih = max(0.0, min(ax1, bx1) - max(ax0, bx0)), max(0.0, min(ay1, by1) - max(ay0, by0))
-    inter = iw * ih
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
 def test_default_build_is_the_fast_one() -> None:
@@ -66,13 +57,7 @@ def test_detections_reproduce_debian_darknet(net, meta, tiny_cfg, tiny_weights, 
         got = [(meta.names.index(n), p, b) for n, p, b in
                pydarknet.detect_image(net, meta, cv2.imread(path), thresh=low - NEAR)]  # fmt: skip
         for thresh in (low, 0.5):  # the CLI's default and a lower one
-            for cls, prob, box in ref[path]:
-                if prob <= thresh + NEAR:
-                    continue
-                twins = [p for c, p, b in got if c == cls and iou(list(b), box) >= 0.97]
-                assert twins, f"{path}: class {cls} p={prob:.3f} {box} missing"
-                assert min(abs(p - prob) for p in twins) <= 0.02
-                checked += 1
+            checked += assert_reproduced(ref[path], got, thresh)
     assert checked >= 40
 
 

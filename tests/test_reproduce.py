@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import reference
+from compare import NEAR, assert_reproduced
 
 import pydarknet
 from pydarknet.api import raw_detect
@@ -18,15 +19,6 @@ from pydarknet.images import from_array, load_image
 
 pytestmark = pytest.mark.usefixtures("needs_reference")
 THRESH = 0.5
-NEAR = 0.02  # detections this close to the threshold may flip either way
-
-
-def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ax0, ay0, ax1, ay1 = a[0] - a[2] / 2, a[1] - a[3] / 2, a[0] + a[2] / 2, a[1] + a[3] / 2
-    bx0, by0, bx1, by1 = b[0] - b[2] / 2, b[1] - b[3] / 2, b[0] + b[2] / 2, b[1] + b[3] / 2
-    iw, ih = max(0.0, min(ax1, bx1) - max(ax0, bx0)), max(0.0, min(ay1, by1) - max(ay0, by0))
-    inter = iw * ih
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
 @pytest.fixture(scope="module")
@@ -49,24 +41,11 @@ def ours(net, path: str, numpy_path: bool):  # type: ignore[no-untyped-def]
             for i, j in zip(rows, cols, strict=True)]  # fmt: skip
 
 
-def assert_reproduced(expected, got) -> int:  # type: ignore[no-untyped-def]
-    """Every reference detection clear of the threshold has a twin in ``got``."""
-    checked = 0
-    for cls, prob, box in expected:
-        if abs(prob - THRESH) <= NEAR or prob <= THRESH:
-            continue
-        twins = [(p, b) for c, p, b in got if c == cls and iou(b, box) >= 0.97]
-        assert twins, f"class {cls} p={prob:.3f} box={box} not reproduced in {got}"
-        assert min(abs(p - prob) for p, _ in twins) <= 0.02
-        checked += 1
-    return checked
-
-
 @pytest.mark.parametrize("numpy_path", [False, True], ids=["file", "numpy"])
 def test_detections_match_reference_library(net, images, reference_dets, numpy_path) -> None:  # type: ignore[no-untyped-def]
     total = 0
     for path in images:
-        total += assert_reproduced(reference_dets[path], ours(net, path, numpy_path))
+        total += assert_reproduced(reference_dets[path], ours(net, path, numpy_path), THRESH)
     assert total >= 15  # the data images hold plenty of confident detections
 
 
