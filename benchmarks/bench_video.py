@@ -14,10 +14,9 @@ median FPS of each is printed:
   drawing/writing run in three threads.
 
 Pipelined FPS close to inference-only FPS means the pipeline is bound by inference.
-On a CPU, full-size inference (~0.5 s a frame for yolov3-tiny at 416x416) dwarfs
-decoding and drawing (a few ms), so all three are close; ``--net-size 160`` (the cfg's
-width/height, same weights) makes inference fast enough for the overlap to show, as a
-GPU does.
+Decoding, drawing and writing need CPU time of their own: when inference already uses
+every core (the default), they compete with it; ``--threads`` leaves cores to them.
+``--net-size`` (the cfg's width/height, same weights) changes the inference cost.
 """
 
 from __future__ import annotations
@@ -108,8 +107,12 @@ def main() -> None:
     p.add_argument("--model", default="yolov3-tiny")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--net-size", type=int, default=None, help="network input size (cfg)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="inference threads (default: all CPUs); fewer leave a core to "
+                   "decoding and drawing")  # fmt: skip
     args = p.parse_args()
     w, h = (int(v) for v in args.size.lower().split("x"))
+    threads = pydarknet.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         det = make_detector(args.model, args.net_size, tmp)
@@ -123,7 +126,8 @@ def main() -> None:
         cap.release()
         net = f"{det.net.width}x{det.net.height}"
         print(f"{args.model} ({net}) on {video.name} ({size}, {args.frames} frames, "
-              f"{args.rounds} rounds, {os.cpu_count()} CPUs)")  # fmt: skip
+              f"{args.rounds} rounds, {os.cpu_count()} CPUs, "
+              f"{threads} inference threads)")  # fmt: skip
         runs: dict[str, list[float]] = {"infer": [], "serial": [], "pipe": []}
         for _ in range(args.rounds):
             runs["infer"].append(inference_only(det, video, args.frames))
