@@ -19,12 +19,18 @@ from pydarknet import cpu
 from pydarknet._lib import ffi, lib
 from pydarknet.batch import raw_detect_arrays
 
+needs_fast = pytest.mark.skipif(not cpu.fast_build(), reason="upstream build (DARKNET_FAST=OFF)")
 
-def test_default_build_is_the_fast_one() -> None:
+
+@pytest.mark.skipif(
+    pydarknet.cuda_info().gpu_build, reason="GPU builds keep upstream's CPU path (no DARKNET_FAST)"
+)
+def test_default_cpu_build_is_the_fast_one() -> None:
     assert cpu.fast_build()
     assert cpu.get_num_threads() >= 1
 
 
+@needs_fast
 def test_openblas_comes_from_the_wheel_without_library_path() -> None:
     """libdarknet finds scipy-openblas32's library through its RPATH: in a fresh process
     with no LD_LIBRARY_PATH, importing pydarknet maps the wheel's libscipy_openblas.so
@@ -72,9 +78,6 @@ def test_reloading_weights_folds_batch_norm_once(net, dog, tiny_weights) -> None
     after = raw_detect_arrays(net, [im], 0.3)[0]
     np.testing.assert_array_equal(before.probs, after.probs)
     np.testing.assert_array_equal(before.boxes, after.boxes)
-
-
-needs_fast = pytest.mark.skipif(not cpu.fast_build(), reason="upstream build (DARKNET_FAST=OFF)")
 
 
 @needs_fast
