@@ -11,6 +11,7 @@ nvidia-cublas nvidia-curand nvidia-cudnn-cu13).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -51,6 +52,10 @@ pytestmark = [
         shutil.which("git") is None or not (REPO / ".git").exists(), reason="not a git checkout"
     ),
     pytest.mark.skipif(shutil.which("readelf") is None, reason="no readelf (binutils)"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("scikit_build_core") is None,
+        reason="scikit-build-core is not installed in this Python (wheels build without isolation)",
+    ),
 ]
 
 
