@@ -51,6 +51,8 @@ int pydn_output_classes(network *net);
 int pydn_detect(network *net, image im, float thresh, float hier_thresh, float nms,
                 int nms_obj, pydn_dets *out);
 void pydn_free_dets(pydn_dets *d);
+/* Fill `out` (malloc'd arrays, freed by pydn_free_dets) from n detections. */
+void pydn_pack_dets(detection *dets, int n, int classes, pydn_dets *out);
 /* network_predict_image: copies min(n, net->outputs) scores into out. */
 int pydn_classify(network *net, image im, float *out, int n);
 int pydn_letterbox(image im, int w, int h, image *out);

@@ -86,7 +86,8 @@ int pydn_output_classes(network *net)
     return l.classes;
 }
 
-static void pack(detection *dets, int n, int classes, pydn_dets *out)
+/* Copy Darknet's detections into flat arrays for Python (pydn.h). */
+void pydn_pack_dets(detection *dets, int n, int classes, pydn_dets *out)
 {
     out->n = n;
     out->classes = classes;
@@ -121,7 +122,7 @@ int pydn_detect(network *net, image im, float thresh, float hier_thresh, float n
         else
             do_nms_sort(dets, nboxes, l.classes, nms);
     }
-    pack(dets, nboxes, l.classes, out);
+    pydn_pack_dets(dets, nboxes, l.classes, out);
     free_detections(dets, nboxes);
     PYDN_GUARD_END
 }

@@ -188,21 +188,6 @@ static void set_batch(network *net, int batch)
     if (!buffers_fit(net, batch)) resize_network(net, net->w, net->h);
 }
 
-/* Same packing as pydn_api.c's pack() (static there). */
-static void pack_dets(detection *dets, int n, int classes, pydn_dets *out)
-{
-    out->n = n;
-    out->classes = classes;
-    out->boxes = malloc(sizeof(float) * 4 * (n ? n : 1));
-    out->probs = malloc(sizeof(float) * classes * (n ? n : 1));
-    out->objectness = malloc(sizeof(float) * (n ? n : 1));
-    for (int i = 0; i < n; ++i) {
-        memcpy(out->boxes + 4 * i, &dets[i].bbox, sizeof(float) * 4);
-        memcpy(out->probs + (size_t)i * classes, dets[i].prob, sizeof(float) * classes);
-        out->objectness[i] = dets[i].objectness;
-    }
-}
-
 /* Point the detection layers at image b of the batch (get_network_boxes() reads
  * image 0 only), or back with -b. */
 static void shift_outputs(network *net, int b)
@@ -254,7 +239,7 @@ static int detect_u8(network *net, const pydn_u8image *ims, int n, const int ord
             else
                 do_nms_sort(dets, nboxes, l.classes, nms);
         }
-        pack_dets(dets, nboxes, l.classes, outs + i);
+        pydn_pack_dets(dets, nboxes, l.classes, outs + i);
         free_detections(dets, nboxes);
     }
     PYDN_GUARD_END

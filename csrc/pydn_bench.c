@@ -7,23 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pydn.h"
 #include "pydn_device.h"
-
-/* As pydn_api.c pack(): Darknet's detections into a pydn_dets. */
-static void bench_pack(detection *dets, int n, int classes, pydn_dets *out)
-{
-    size_t rows = n ? (size_t)n : 1;
-    out->n = n;
-    out->classes = classes;
-    out->boxes = malloc(sizeof(float) * 4 * rows);
-    out->probs = malloc(sizeof(float) * classes * rows);
-    out->objectness = malloc(sizeof(float) * rows);
-    for (int i = 0; i < n; ++i) {
-        memcpy(out->boxes + 4 * i, &dets[i].bbox, sizeof(float) * 4); /* x, y, w, h */
-        memcpy(out->probs + (size_t)i * classes, dets[i].prob, sizeof(float) * classes);
-        out->objectness[i] = dets[i].objectness;
-    }
-}
 
 /* get_network_boxes() reads image 0 of each detection layer's output, and takes a
  * batch of 2 for an image and its mirror image (src/yolo_layer.c get_yolo_detections:
@@ -61,7 +46,7 @@ int pydn_bench_detect_batch(network *net, image *ims, int n, float thresh, float
             get_network_boxes(net, ims[b].w, ims[b].h, thresh, hier_thresh, 0, 1, &nboxes);
         select_image(net, b, 0);
         if (nms > 0) do_nms_sort(dets, nboxes, last.classes, nms);
-        bench_pack(dets, nboxes, last.classes, outs + b);
+        pydn_pack_dets(dets, nboxes, last.classes, outs + b);
         free_detections(dets, nboxes);
     }
     PYDN_GUARD_END

@@ -78,3 +78,12 @@ def meta(coco_names: str):  # type: ignore[no-untyped-def]
 def needs_reference() -> None:
     if not reference.available():
         pytest.skip("Debian's reference darknet is not installed (apt-get install darknet)")
+
+
+@pytest.fixture(scope="module")
+def detector():  # type: ignore[no-untyped-def]
+    """The default zoo Detector (yolov3-tiny)."""
+    import pydarknet
+
+    with pydarknet.Detector("yolov3-tiny") as det:
+        yield det

@@ -26,12 +26,6 @@ def run_cli(*args: str, cwd: Path, ok: bool = True) -> subprocess.CompletedProce
     return res
 
 
-@pytest.fixture(scope="module")
-def detector():  # type: ignore[no-untyped-def]
-    with pydarknet.Detector("yolov3-tiny") as det:
-        yield det
-
-
 def as_dicts(dets: list[pydarknet.Detection]) -> list[dict]:  # type: ignore[type-arg]
     return [d.to_dict() for d in dets]
 

@@ -29,12 +29,6 @@ def run_script(script: Path, *args: str, cwd: Path) -> subprocess.CompletedProce
     return res
 
 
-@pytest.fixture(scope="module")
-def detector():  # type: ignore[no-untyped-def]
-    with pydarknet.Detector("yolov3-tiny") as det:
-        yield det
-
-
 def test_detect_image(tmp_path, dog, detector) -> None:  # type: ignore[no-untyped-def]
     res = run_script(EXAMPLES / "detect_image.py", dog, "--out", "dog.jpg", cwd=tmp_path)
     rows = [ln.split()[:2] for ln in res.stdout.splitlines() if not ln.startswith("wrote")]
