@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from .api import RawDetections, raw_detect
+from .batch import raw_detect_arrays
 from .device import Device
-from .images import DarknetImage, from_array, load_image
+from .images import DarknetImage, read_image
 from .models import DEFAULT_MODEL, get_model, weights_path
 from .network import Metadata, Network, load_meta, load_net
 
@@ -119,14 +120,17 @@ class Detector:
 
         ``image`` may also be converted beforehand (:func:`pydarknet.images.from_array`),
         e.g. in another thread, so that this call is all inference."""
-        if isinstance(image, DarknetImage):
-            img = image
-        elif isinstance(image, np.ndarray):
-            img = from_array(image, rgb=rgb)
-        else:
-            img = load_image(image)
         t = self.thresh if thresh is None else thresh
-        return raw_detect(self.net, img, t, self.hier_thresh, self.nms)
+        if isinstance(image, DarknetImage):
+            return raw_detect(self.net, image, t, self.hier_thresh, self.nms)
+        # 8-bit pixels: conversion and letterbox happen in C (pydn_detect_u8)
+        if isinstance(image, np.ndarray):
+            array, name = image, "image"
+        else:
+            array, name = read_image(image), os.fsdecode(image)
+        return raw_detect_arrays(
+            self.net, [array], t, self.hier_thresh, self.nms, rgb=rgb, names=[name]
+        )[0]
 
     def detect(
         self,
