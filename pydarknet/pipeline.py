@@ -2,9 +2,10 @@
 
 :func:`pipelined` pulls items (decoded frames, images) from a source in one thread, runs
 a stage (inference) on them in a second thread, and yields ``(item, result)`` in order to
-the caller, whose own work (drawing, writing) runs meanwhile in the calling thread.
-Decoding (OpenCV) and inference (Darknet through cffi) release the GIL, so the three
-really run at once and throughput is bound by the slowest of them: inference.
+the caller, whose own work (drawing) runs meanwhile in the calling thread; a
+:class:`Sink` takes the last step (writing) to a fourth thread.  Decoding, encoding
+(OpenCV) and inference (Darknet through cffi) release the GIL, so the stages really run
+at once and throughput is bound by the slowest of them: on a CPU, inference.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["pipelined"]
+__all__ = ["Sink", "pipelined"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -114,3 +115,50 @@ def pipelined(
             # A source blocked inside its own next() (a camera) cannot be interrupted;
             # the threads are daemons, so waiting a little is enough.
             t.join(timeout=5)
+
+
+class Sink:
+    """Calls ``consume(item)`` for each item :meth:`put` to it, in order, in a thread of
+    its own (e.g. ``cv2.VideoWriter.write``), at most ``depth`` items behind.
+
+    An exception raised by ``consume`` is re-raised by the next :meth:`put` or by
+    :meth:`close`, which waits for the items put so far.  Also a context manager."""
+
+    def __init__(self, consume: Callable[[Any], object], *, depth: int = 2) -> None:
+        self._consume = consume
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="pydarknet-sink", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            kind, item = self._queue.get()
+            if kind == _DONE:
+                return
+            if self._error is None:  # after a failure, drain without consuming
+                try:
+                    self._consume(item)
+                except BaseException as exc:
+                    self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def put(self, item: Any) -> None:
+        self._raise()
+        self._queue.put((_ITEM, item))
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put((_DONE, None))
+            self._thread.join()
+        self._raise()
+
+    def __enter__(self) -> Sink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -30,7 +30,7 @@ from .detector import Detection, Detector
 from .draw import draw_detections
 from .errors import DarknetFileNotFoundError, DarknetValueError
 from .images import DarknetImage, from_array
-from .pipeline import pipelined
+from .pipeline import Sink, pipelined
 
 __all__ = ["VideoSummary", "annotate_video", "detect_video", "open_video", "read_frames"]
 
@@ -152,6 +152,7 @@ def annotate_video(
     out_path = None if out is None else Path(out)
     res_path = None if results is None else Path(results)
     writer: cv2.VideoWriter | None = None
+    sink: Sink | None = None  # writes frames in its own thread while the next is drawn
     res_file = None
     if res_path is not None:
         res_path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,9 +167,10 @@ def annotate_video(
             if out_path is not None:
                 if writer is None:
                     writer = _writer(out_path, fps_in, (frame.shape[1], frame.shape[0]))
+                    sink = Sink(writer.write, depth=depth)
                 drawn = draw_detections(frame, dets, len(detector.names), copy=False,
                                         confidence=confidence)  # fmt: skip
-                writer.write(drawn)
+                sink.put(drawn)  # type: ignore[union-attr]
             if res_file is not None:
                 record = {"frame": index, "detections": [d.to_dict() for d in dets]}
                 res_file.write(json.dumps(record) + "\n")
@@ -180,6 +182,9 @@ def annotate_video(
         items.close()  # stops and joins the decoding and inference threads
         cap.release()
         bar.close()
+        if sink is not None:
+            sink.close()  # the frames drawn so far are written
+            seconds = time.perf_counter() - start
         if writer is not None:
             writer.release()
         if res_file is not None:

@@ -15,7 +15,7 @@ import reference
 
 import pydarknet
 from pydarknet.draw import class_color, label_text
-from pydarknet.pipeline import pipelined
+from pydarknet.pipeline import Sink, pipelined
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +171,33 @@ def test_pipeline_errors_and_early_exit() -> None:
     assert threading.active_count() == before
     with pytest.raises(ValueError):
         next(pipelined([], lambda x: x, depth=0))
+
+
+def test_sink_consumes_in_order_in_its_own_thread() -> None:
+    got: list[int] = []
+    threads: set[str] = set()
+
+    def consume(x: int) -> None:
+        time.sleep(0.02)  # "encoding"
+        threads.add(threading.current_thread().name)
+        got.append(x)
+
+    start = time.perf_counter()
+    with Sink(consume, depth=2) as sink:
+        for i in range(10):
+            time.sleep(0.02)  # "drawing", overlapping the previous item's encoding
+            sink.put(i)
+    elapsed = time.perf_counter() - start
+    assert got == list(range(10)) and threads == {"pydarknet-sink"}
+    assert elapsed < 0.36, elapsed  # serial: 10 * 0.04 = 0.4 s; overlapped: about 0.22 s
+
+    def fails(x: int) -> None:
+        if x == 2:
+            raise OSError("disk full")
+
+    sink = Sink(fails)
+    with pytest.raises(OSError, match="disk full"):
+        for i in range(100):
+            sink.put(i)
+        sink.close()
+    sink.close()  # idempotent, the error was reported once
