@@ -51,6 +51,28 @@ def check_unit(name: str, value: float) -> float:
     return v
 
 
+def check_options(
+    thresh: float, hier_thresh: float, nms: float, nms_kind: str
+) -> tuple[float, float, float]:
+    """The detection options checked: three thresholds in [0, 1] and a known NMS kind."""
+    checked = (check_unit("thresh", thresh), check_unit("hier_thresh", hier_thresh),
+               check_unit("nms", nms))  # fmt: skip
+    if nms_kind not in NMS_KINDS:
+        raise DarknetValueError(f"nms_kind must be one of {NMS_KINDS}, got {nms_kind!r}")
+    return checked
+
+
+def unpack_dets(out, width: int, height: int, thresh: float) -> RawDetections:  # type: ignore[no-untyped-def]
+    """A filled ``pydn_dets`` copied into NumPy (boxes scaled to pixels of a
+    ``width`` x ``height`` image); the caller still frees ``out``."""
+    n, classes = out.n, out.classes
+    boxes = np.frombuffer(ffi.buffer(out.boxes, 4 * 4 * n), np.float32).reshape(n, 4)
+    probs = np.frombuffer(ffi.buffer(out.probs, 4 * classes * n), np.float32)
+    objectness = np.frombuffer(ffi.buffer(out.objectness, 4 * n), np.float32)
+    scale = np.array([width, height, width, height], np.float32)
+    return RawDetections(boxes * scale, probs.reshape(n, classes).copy(), objectness.copy(), thresh)
+
+
 def check_image_input(net: Network, width: int, height: int) -> None:
     """Images reach Darknet as W x H x 3 floats: a network must read exactly that, and
     letterbox_image() must not shrink the image to 1 pixel (resize_image() divides by
@@ -89,11 +111,7 @@ def raw_detect(
     nms_kind: str = "sort",
 ) -> RawDetections:
     """Run the CLI's detection pipeline on a converted image; boxes in pixels."""
-    thresh = check_unit("thresh", thresh)
-    hier_thresh = check_unit("hier_thresh", hier_thresh)
-    nms = check_unit("nms", nms)
-    if nms_kind not in NMS_KINDS:
-        raise DarknetValueError(f"nms_kind must be one of {NMS_KINDS}, got {nms_kind!r}")
+    thresh, hier_thresh, nms = check_options(thresh, hier_thresh, nms, nms_kind)
     check_image_input(net, image.w, image.h)
     out = ffi.new("pydn_dets *")
     cimg = image.cdata()
@@ -101,14 +119,7 @@ def raw_detect(
         rc = lib.pydn_detect(ptr, cimg, thresh, hier_thresh, nms, nms_kind == "obj", out)
     try:
         check(rc, "detection failed")
-        n, classes = out.n, out.classes
-        boxes = np.frombuffer(ffi.buffer(out.boxes, 4 * 4 * n), np.float32).reshape(n, 4)
-        probs = np.frombuffer(ffi.buffer(out.probs, 4 * classes * n), np.float32)
-        objectness = np.frombuffer(ffi.buffer(out.objectness, 4 * n), np.float32)
-        scale = np.array([image.w, image.h, image.w, image.h], np.float32)
-        return RawDetections(
-            boxes * scale, probs.reshape(n, classes).copy(), objectness.copy(), thresh
-        )
+        return unpack_dets(out, image.w, image.h, thresh)
     finally:
         lib.pydn_free_dets(out)
 

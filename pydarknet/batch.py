@@ -46,11 +46,7 @@ def raw_detect_arrays(
     """Darknet's boxes for each array (HxWx3 BGR, or RGB with ``rgb=True``; gray and
     4-channel too), from one forward pass in the batch dimension; boxes in pixels.
     ``names`` name the images in error messages (default ``image`` / ``images[i]``)."""
-    thresh = api.check_unit("thresh", thresh)
-    hier_thresh = api.check_unit("hier_thresh", hier_thresh)
-    nms = api.check_unit("nms", nms)
-    if nms_kind not in api.NMS_KINDS:
-        raise DarknetValueError(f"nms_kind must be one of {api.NMS_KINDS}, got {nms_kind!r}")
+    thresh, hier_thresh, nms = api.check_options(thresh, hier_thresh, nms, nms_kind)
     if isinstance(images, np.ndarray) and images.ndim < 4:
         raise DarknetValueError("images must be a sequence of arrays (or an NxHxWxC array)")
     n = len(images)
@@ -75,22 +71,12 @@ def raw_detect_arrays(
     _timing.forward = seconds[0]
     try:
         check(rc, "detection failed")
-        return [_unpack(outs[i], keep[i], thresh) for i in range(n)]
+        return [
+            api.unpack_dets(outs[i], keep[i].shape[1], keep[i].shape[0], thresh) for i in range(n)
+        ]
     finally:
         for i in range(n):
             lib.pydn_free_dets(ffi.addressof(outs, i))
-
-
-def _unpack(out, image: np.ndarray, thresh: float) -> api.RawDetections:  # type: ignore[no-untyped-def]
-    n, classes = out.n, out.classes
-    boxes = np.frombuffer(ffi.buffer(out.boxes, 16 * n), np.float32).reshape(n, 4)
-    probs = np.frombuffer(ffi.buffer(out.probs, 4 * classes * n), np.float32)
-    objectness = np.frombuffer(ffi.buffer(out.objectness, 4 * n), np.float32)
-    h, w = image.shape[:2]
-    scale = np.array([w, h, w, h], np.float32)
-    return api.RawDetections(
-        boxes * scale, probs.reshape(n, classes).copy(), objectness.copy(), thresh
-    )
 
 
 def detect_batch(
