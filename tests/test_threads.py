@@ -63,9 +63,11 @@ def pauses_while(work: Callable[[], object]) -> tuple[float, float, int]:
 
     def run() -> None:
         t0 = time.perf_counter()
-        work()
-        span.extend((t0, time.perf_counter()))
-        done.set()
+        try:
+            work()
+        finally:  # an exception in work() must not leave the counting loop spinning
+            span.extend((t0, time.perf_counter()))
+            done.set()
 
     worker = threading.Thread(target=run)
     stamps = []
