@@ -87,8 +87,14 @@ def test_distributed_matches_local_loop(tmp_path, data_dir, detector) -> None:  
     paths = [str(p) for p in pydarknet.find_images([data_dir])][:3]
     assert [r["image"] for r in records] == paths
     local = {p: [d.to_dict() for d in detector.detect(p)] for p in paths}
+    # Dask's workers run one thread each (it sets OMP_NUM_THREADS=1) and the fast path's
+    # sums are split by thread, so the last bits may differ: equal to float32 rounding.
     for r in records:
-        assert r["detections"] == local[r["image"]]  # identical, to the last bit
+        got, want = r["detections"], local[r["image"]]
+        assert [d["label"] for d in got] == [d["label"] for d in want]
+        for g, w in zip(got, want, strict=True):
+            assert g["confidence"] == pytest.approx(w["confidence"], rel=1e-5)
+            assert g["box"] == pytest.approx(w["box"], rel=1e-5)
     assert sum(len(r["detections"]) for r in records) >= 3
 
 
