@@ -6,7 +6,8 @@
 # dependency): linked by its soname and found at run time through an RPATH relative to
 # the installed package (site-packages/pydarknet -> site-packages/scipy_openblas32/lib),
 # so no LD_LIBRARY_PATH is needed.  No -march: OpenBLAS picks its kernels for the CPU
-# at run time (DYNAMIC_ARCH), our code stays baseline x86-64.
+# at run time (DYNAMIC_ARCH), our code stays baseline for its CPU (csrc/fast/arch.h).
+option(DARKNET_PORTABLE "DARKNET_FAST without x86 SIMD clones: what non-x86 CPUs run" OFF)
 
 execute_process(
   COMMAND "${Python_EXECUTABLE}" -c
@@ -24,10 +25,10 @@ message(STATUS "pydarknet: DARKNET_FAST with OpenBLAS from ${OPENBLAS_LIB_DIR}")
 set(FAST_SOURCES csrc/fast/gemm.c csrc/fast/conv.c csrc/fast/layers.c csrc/fast/pool.c)
 target_sources(darknet PRIVATE ${FAST_SOURCES})
 target_include_directories(darknet PRIVATE csrc/fast "${OPENBLAS_INCLUDE_DIR}")
-target_compile_definitions(darknet PRIVATE PYDN_FAST=1)
+target_compile_definitions(darknet PRIVATE PYDN_FAST=1 $<$<BOOL:${DARKNET_PORTABLE}>:PYDN_PORTABLE>)
 # Fast math for our layer code (vectorized expf in the epilogues), the same assumptions
 # as upstream's -Ofast; compile-time only (no crtfastmath at link time).  SIMD beyond
-# the x86-64 baseline only through target_clones (runtime dispatch).
+# the x86-64 baseline only through target_clones (runtime dispatch, csrc/fast/arch.h).
 set_source_files_properties(${FAST_SOURCES} PROPERTIES COMPILE_OPTIONS "-O3;-ffast-math")
 target_link_libraries(darknet PRIVATE "${OPENBLAS_LIB_DIR}/libscipy_openblas.so")
 set_target_properties(darknet PROPERTIES

@@ -49,7 +49,7 @@ int pydn_conv_supported(const layer *l)
 
 /* Bias + activation on rows x cols of c (row stride ldc), written to o (stride ldo).
  * The common activations are inlined; others use upstream's activate_array. */
-__attribute__((target_clones("avx512f", "avx2", "default")))
+PYDN_SIMD_CLONES
 static void bias_act(const float *c, size_t ldc, float *o, size_t ldo, int rows, int cols,
                      const float *bias, ACTIVATION a)
 {

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 
+#include "arch.h" /* the CPU-specific bits */
 #include "darknet.h"
 
 int pydn_threads(void);

@@ -102,7 +102,7 @@ typedef struct {
 } plane_job;
 
 /* SIMD behind runtime dispatch (gcc ifunc): no -march, baseline code for old CPUs. */
-__attribute__((target_clones("avx512f", "avx2", "default")))
+PYDN_SIMD_CLONES
 static void maxpool_plane(const layer *l, const float *in, float *out)
 {
     int h = l->h, w = l->w, oh = l->out_h, ow = l->out_w, off = -l->pad / 2;

@@ -22,7 +22,7 @@
 #include "fast.h"
 
 #define POOL_MAX 64
-#define SPIN 4000 /* polls (~100 us) before a worker sleeps on the condition variable */
+#define SPIN 4000 /* polls (~100 us on x86) before a worker sleeps on the condition variable */
 
 static pthread_mutex_t busy = PTHREAD_MUTEX_INITIALIZER; /* held by the job's caller */
 static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -36,8 +36,6 @@ static atomic_uint job_gen;             /* bumped for each job */
 static atomic_ullong claim;             /* (generation << 32) | next task */
 static atomic_int done;                 /* tasks of the current job finished */
 static int n_threads;                   /* 0: not chosen yet */
-
-static inline void relax(void) { __builtin_ia32_pause(); }
 
 /* Claim and run tasks of job `gen` until none is left. */
 static void run_tasks(unsigned gen, pydn_task_fn fn, void *ctx, int n)
@@ -57,7 +55,7 @@ static void *worker(void *arg)
     int index = (int)(size_t)arg;
     unsigned seen = atomic_load(&job_gen);
     for (;;) {
-        for (int i = 0; i < SPIN && atomic_load(&job_gen) == seen; ++i) relax();
+        for (int i = 0; i < SPIN && atomic_load(&job_gen) == seen; ++i) pydn_cpu_relax();
         pthread_mutex_lock(&wake_lock);
         while (atomic_load(&job_gen) == seen) pthread_cond_wait(&wake, &wake_lock);
         unsigned gen = seen = atomic_load(&job_gen);
@@ -107,7 +105,7 @@ void pydn_parallel_for(int n, pydn_task_fn fn, void *ctx)
     run_tasks(gen, fn, ctx, n);
     /* Only tasks that a worker is running now remain. */
     for (int i = 0; atomic_load(&done) < n; ++i)
-        if (i < SPIN) relax(); else sched_yield();
+        if (i < SPIN) pydn_cpu_relax(); else sched_yield();
     pthread_mutex_unlock(&busy);
 }
 
