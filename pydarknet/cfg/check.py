@@ -7,7 +7,9 @@ make it (or the first forward pass) write out of bounds, divide by zero or call 
 output shape with Darknet's own formulas and refuses, with a :class:`CfgError` naming
 the file, line, layer and option, anything that would not build into a network that can
 run a forward pass safely.  What it accepts, Darknet builds to the same shapes (the
-tests compare both on Darknet's own cfg files).
+tests compare both on Darknet's own cfg files).  Before that,
+:func:`~pydarknet.cfg.options_check.check_options` refuses cfgs written for the
+AlexeyAB/hank-ai fork, which Darknet would misread, and logs options it ignores.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 
 from ..errors import CfgError
 from .layers import PARSERS
+from .options_check import check_options
 from .parse import INT_MAX, Section, read_cfg
 from .rules import KINDS, LayerRules
 from .shapes import LayerShape, NetworkShape
@@ -106,6 +109,7 @@ def check_cfg_bytes(data: bytes, name: str = "<cfg>") -> NetworkShape:
             line=first.line,
             section=first.header,
         )
+    check_options(name, sections)
     if len(sections) < 2:
         raise CfgError(f"cfg file {name!r} has a [net] section but no layers", path=name)
     net = _net(name, first)
