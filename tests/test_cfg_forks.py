@@ -18,8 +18,7 @@ from pydarknet._lib import ffi, lib, set_verbose
 from pydarknet.cfg import check_cfg, check_cfg_bytes, forks
 from pydarknet.cfg.options import EVERY_LAYER, READ
 
-# AlexeyAB's cfg/yolov4-tiny.cfg (its "Testing" batch), as users download it
-YOLOV4_TINY = """\
+NET_416 = """\
 [net]
 # Testing
 batch=1
@@ -43,158 +42,27 @@ max_batches = 2000200
 policy=steps
 steps=1600000,1800000
 scales=.1,.1
-
-[convolutional]
-batch_normalize=1
-filters=32
-size=3
-stride=2
-pad=1
-activation=leaky
-
-[convolutional]
-batch_normalize=1
-filters=64
-size=3
-stride=2
-pad=1
-activation=leaky
-{csp_block_64}
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-batch_normalize=1
-filters=128
-size=3
-stride=1
-pad=1
-activation=leaky
-{csp_block_128}
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-batch_normalize=1
-filters=256
-size=3
-stride=1
-pad=1
-activation=leaky
-{csp_block_256}
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-batch_normalize=1
-filters=512
-size=3
-stride=1
-pad=1
-activation=leaky
-
-##################################
-
-[convolutional]
-batch_normalize=1
-filters=256
-size=1
-stride=1
-pad=1
-activation=leaky
-
-[convolutional]
-batch_normalize=1
-filters=512
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[convolutional]
-size=1
-stride=1
-pad=1
-filters=255
-activation=linear
-
-{yolo_345}
-[route]
-layers = -4
-
-[convolutional]
-batch_normalize=1
-filters=128
-size=1
-stride=1
-pad=1
-activation=leaky
-
-[upsample]
-stride=2
-
-[route]
-layers = -1, 23
-
-[convolutional]
-batch_normalize=1
-filters=256
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[convolutional]
-size=1
-stride=1
-pad=1
-filters=255
-activation=linear
-
-{yolo_123}"""
-
-# the CSP block of yolov4-tiny: half of the channels (route groups=2 group_id=1) go on
-CSP = """
-[route]
-layers=-1
-groups=2
-group_id=1
-
-[convolutional]
-batch_normalize=1
-filters={half}
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[convolutional]
-batch_normalize=1
-filters={half}
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[route]
-layers = -1,-2
-
-[convolutional]
-batch_normalize=1
-filters={full}
-size=1
-stride=1
-pad=1
-activation=leaky
-
-[route]
-layers = -6,-1
 """
 
-YOLO = """[yolo]
+
+def conv(filters: int, size: int = 3, stride: int = 1, activation: str = "leaky") -> str:
+    bn = "" if activation == "linear" else "batch_normalize=1\n"
+    return (f"\n[convolutional]\n{bn}filters={filters}\nsize={size}\nstride={stride}\n"
+            f"pad=1\nactivation={activation}\n")  # fmt: skip
+
+
+def csp(full: int) -> str:
+    """yolov4-tiny's CSP block: half of the channels (route groups=2 group_id=1) go on."""
+    return (
+        "\n[route]\nlayers=-1\ngroups=2\ngroup_id=1\n" + conv(full // 2) + conv(full // 2)
+        + "\n[route]\nlayers = -1,-2\n" + conv(full, size=1) + "\n[route]\nlayers = -6,-1\n"
+        + "\n[maxpool]\nsize=2\nstride=2\n"
+    )  # fmt: skip
+
+
+def yolo(mask: str) -> str:
+    return f"""
+[yolo]
 mask = {mask}
 anchors = 10,14,  23,27,  37,58,  81,82,  135,169,  344,319
 classes=80
@@ -212,13 +80,16 @@ nms_kind=greedynms
 beta_nms=0.6
 """
 
-YOLOV4_TINY = YOLOV4_TINY.format(
-    csp_block_64=CSP.format(half=32, full=64),
-    csp_block_128=CSP.format(half=64, full=128),
-    csp_block_256=CSP.format(half=128, full=256),
-    yolo_345=YOLO.format(mask="3,4,5"),
-    yolo_123=YOLO.format(mask="1,2,3"),
-)
+
+# AlexeyAB's cfg/yolov4-tiny.cfg (with its "Testing" batch), as users download it
+YOLOV4_TINY = (
+    NET_416 + conv(32, stride=2) + conv(64, stride=2) + conv(64) + csp(64) + conv(128) + csp(128)
+    + conv(256) + csp(256) + conv(512) + "\n##################################\n"
+    + conv(256, size=1) + conv(512) + conv(255, size=1, activation="linear") + yolo("3,4,5")
+    + "\n[route]\nlayers = -4\n" + conv(128, size=1) + "\n[upsample]\nstride=2\n"
+    + "\n[route]\nlayers = -1, 23\n" + conv(256) + conv(255, size=1, activation="linear")
+    + yolo("1,2,3")
+)  # fmt: skip
 
 
 def variant(keep: str) -> str:
@@ -365,11 +236,12 @@ def test_the_forks_neutral_values_are_only_a_warning(
     assert any("AlexeyAB/hank-ai" in r.getMessage() for r in caplog.records)
 
 
-def test_an_activation_nobody_knows_is_refused() -> None:
+@pytest.mark.parametrize(("value", "hint"), [("Leaky", ""), ("leaky # the fast one", "# comment")])
+def test_an_activation_nobody_knows_is_refused(value: str, hint: str) -> None:
     with pytest.raises(pydarknet.CfgError, match="would silently use ReLU") as info:
-        check_cfg_bytes((NET + CONV + "activation=Leaky\n").encode(), "x.cfg")
+        check_cfg_bytes((NET + CONV + f"activation={value}\n").encode(), "x.cfg")
     assert (info.value.line, info.value.option) == (10, "activation")
-    assert "AlexeyAB" not in str(info.value)
+    assert "AlexeyAB" not in str(info.value) and hint in str(info.value)
 
 
 def test_darknets_own_cfgs_hold_nothing_of_the_fork(

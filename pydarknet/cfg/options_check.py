@@ -60,9 +60,14 @@ def _check_activation(name: str, sec: Section, index: int) -> None:
             f"{UPSTREAM} does not and would silently use ReLU instead, giving wrong results"
         )
     else:
+        hint = ""
+        if "#" in option.value:
+            hint = " (Darknet keeps a '# comment' after a value as part of it)"
+        elif "\r" in option.value:
+            hint = " (Windows line endings? Darknet needs \\n only)"
         what = (
-            f"Darknet knows no activation {option.value!r} and would silently use ReLU; "
-            f"it knows {', '.join(sorted(ACTIVATIONS))}"
+            f"Darknet knows no activation {option.value!r}{hint} and would silently use "
+            f"ReLU; it knows {', '.join(sorted(ACTIVATIONS))}"
         )
     raise _error(name, sec, index, option, what)
 
