@@ -7,6 +7,7 @@ as an "Unused field" (or an activation as replaced by ReLU)."""
 from __future__ import annotations
 
 import logging
+import pickle
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import pydarknet
+from pydarknet import models
 from pydarknet._lib import ffi, lib, set_verbose
 from pydarknet.cfg import check_cfg, check_cfg_bytes, forks
 from pydarknet.cfg.options import EVERY_LAYER, READ
@@ -191,6 +193,31 @@ def test_a_typo_is_a_warning_with_file_and_line_and_the_network_loads(
 
 NET = "[net]\nwidth=32\nheight=32\nchannels=3\n"
 CONV = "[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [("filters=16\n", "filters is given again (line 6 holds the one Darknet uses)"),
+     ("batch_normalize\n", "batch_normalize has no '=value', so Darknet uses its default")],
+)  # fmt: skip
+def test_repeated_and_valueless_options_are_warnings(
+    extra: str, said: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="pydarknet.cfg"):
+        shape = check_cfg_bytes((NET + CONV + extra).encode(), "x.cfg")
+    assert shape.layers[0].c == 8  # Darknet's reading: the first filters=, no batch norm
+    [record] = caplog.records
+    assert record.getMessage() == f"cfg file 'x.cfg', line 10, layer 0 [convolutional]: {said}"
+
+
+def test_cfg_errors_keep_their_attributes_when_pickled() -> None:
+    with pytest.raises(pydarknet.CfgError) as info:
+        check_cfg_bytes(variant("scale_x_y").encode(), "y.cfg")
+    err = pickle.loads(pickle.dumps(info.value))
+    assert (err.path, err.section, err.option) == ("y.cfg", "[yolo]", "scale_x_y")
+    assert (str(err), err.line) == (str(info.value), info.value.line)
+
+
 YOLO_HEAD = "[convolutional]\nfilters=18\nsize=1\n[yolo]\nclasses=1\nnum=3\n"
 
 
@@ -260,15 +287,25 @@ def test_darknets_own_cfgs_hold_nothing_of_the_fork(
     assert not [m for m in messages if "AlexeyAB" in m]
     noted = set()
     for m in messages:
-        found = re.match(r"cfg file '(.+?)', line \d+.*?\]: (?:unknown option '(\w+)'|(\w+) is)", m)
+        found = re.match(r"cfg file '(.+?)', line \d+.*?\]: unknown option '(\w+)'", m)
         assert found, m
-        noted.add((found[1], found[2] or found[3]))
-    # options these files hold that Darknet does not read, or reads only once
+        noted.add((found[1], found[2]))
+    # options these files hold that Darknet does not read (their repeated [net] batch=
+    # and subdivisions= are only INFO: Darknet's "# Testing" and "# Training" blocks)
     assert noted == {
-        ("cfg/rnn.cfg", "hidden"), ("cfg/rnn.train.cfg", "hidden"), ("cfg/writing.cfg", "seen"),
-        ("cfg/yolo9000.cfg", "batch"), ("cfg/yolo9000.cfg", "subdivisions"),
-        ("cfg/yolov3-openimages.cfg", "batch"), ("cfg/yolov3-openimages.cfg", "subdivisions"),
+        ("cfg/rnn.cfg", "hidden"), ("cfg/rnn.train.cfg", "hidden"), ("cfg/writing.cfg", "seen")
     }  # fmt: skip
+
+
+def test_the_zoos_cfgs_load_without_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    cfgs = sorted(Path(str(models.data_file("yolov3-tiny.cfg"))).parent.glob("*.cfg"))
+    assert len(cfgs) > 5
+    with caplog.at_level(logging.INFO, logger="pydarknet.cfg"):
+        for cfg in cfgs:
+            check_cfg(str(cfg))
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    repeated = [r.getMessage() for r in caplog.records]  # yolov3-openimages.cfg's [net]
+    assert all("[net]: " in m and "is given again" in m for m in repeated)
 
 
 # a value for each option that keeps the test network buildable (others get "0")

@@ -94,7 +94,7 @@ def check_options(name: str, sections: list[Section]) -> None:
 
     ``sections[0]`` is the [net] section; sections of unknown types are skipped (the
     shape checker refuses them) unless they are the fork's."""
-    warnings: list[str] = []
+    notes: list[tuple[int, str]] = []  # (logging level, text)
     fork_ignored: dict[str, list[int]] = {}
     for index, sec in enumerate(sections):
         kind = "net" if index == 0 else KINDS.get(sec.header)
@@ -116,28 +116,25 @@ def check_options(name: str, sections: list[Section]) -> None:
         for option in sec.options:
             where = _where(name, sec, index, option.line)
             if option.key in first:
-                warnings.append(
-                    f"{where}: {option.key} is given again (line {first[option.key]}); "
-                    "Darknet uses the first and ignores this one"
-                )
+                # [net] often holds both of Darknet's "# Testing" and "# Training" batches
+                level = logging.INFO if kind == "net" else logging.WARNING
+                again = f"given again (line {first[option.key]} holds the one Darknet uses)"
+                notes.append((level, f"{where}: {option.key} is {again}"))
                 continue
             first[option.key] = option.line
             if option.key in read:
                 if option.value is None:
-                    warnings.append(
-                        f"{where}: {option.key} has no '=value', so Darknet uses its default"
-                    )
+                    text = f"{where}: {option.key} has no '=value', so Darknet uses its default"
+                    notes.append((logging.WARNING, text))
             elif option.key in fork_keys:
                 fork_ignored.setdefault(option.key, []).append(option.line)
             else:
                 close = difflib.get_close_matches(option.key, sorted(read), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                warnings.append(
-                    f"{where}: unknown option {option.key!r}{hint}, ignored by Darknet "
-                    "(it prints 'Unused field')"
-                )
-    for text in warnings:
-        logger.warning("%s", text)
+                text = f"{where}: unknown option {option.key!r}{hint}, ignored by Darknet"
+                notes.append((logging.WARNING, text + " (it prints 'Unused field')"))
+    for level, text in notes:
+        logger.log(level, "%s", text)
     if fork_ignored:
         listed = "; ".join(
             f"{key} (line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))})"
