@@ -71,6 +71,13 @@ class Section:
                 return True, option.value
         return False, None
 
+    def line_of(self, key: str | None) -> int:
+        """The line of the first option named ``key``, else the section's own line."""
+        for option in self.options:
+            if option.key == key:
+                return option.line
+        return self.line
+
     def int(self, key: str, default: int) -> int:
         """``option_find_int``: the first value as ``atoi`` reads it, else ``default``."""
         _found, value = self.find(key)
@@ -83,13 +90,6 @@ class Section:
 
     def has(self, key: str) -> bool:
         return self.find(key)[1] is not None
-
-    def line_of(self, key: str | None) -> int:
-        """The line of the first option named ``key``, else the section's own line."""
-        for option in self.options:
-            if option.key == key:
-                return option.line
-        return self.line
 
 
 def _strip(line: str) -> str:

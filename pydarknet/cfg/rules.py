@@ -53,14 +53,6 @@ class LayerRules:
             option=option,
         )
 
-    def int(self, key: str, default: int, low: int | None = None, high: int | None = None) -> int:
-        v = self.sec.int(key, default)
-        if low is not None and v < low:
-            raise self.fail(f"{key}={v} must be at least {low}", key)
-        if high is not None and v > high:
-            raise self.fail(f"{key}={v} must be at most {high}", key)
-        return v
-
     def fits(self, **values: int) -> None:
         """Darknet computes these in C int: refuse what would overflow."""
         for key, v in values.items():
@@ -125,3 +117,12 @@ class LayerRules:
         if not rows:
             raise self.fail(f"tree={path} is empty", "tree")
         return len(rows)
+
+    # last in the class: a method named int would shadow the type in the annotations below it
+    def int(self, key: str, default: int, low: int | None = None, high: int | None = None) -> int:
+        v = self.sec.int(key, default)
+        if low is not None and v < low:
+            raise self.fail(f"{key}={v} must be at least {low}", key)
+        if high is not None and v > high:
+            raise self.fail(f"{key}={v} must be at most {high}", key)
+        return v
