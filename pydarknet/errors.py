@@ -24,7 +24,23 @@ class DarknetTypeError(DarknetError, TypeError):
 
 
 class CfgError(DarknetValueError):
-    """A network configuration (.cfg) that Darknet cannot build."""
+    """A network configuration (.cfg) that Darknet cannot build, or would misread (one
+    written for another Darknet fork).
+
+    ``path``, ``line`` (1-based), ``section`` (its header, e.g. ``"[yolo]"``) and
+    ``option`` say where the problem is; each is None where it does not apply."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        section: str | None = None,
+        option: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.path, self.line, self.section, self.option = path, line, section, option
 
 
 class WeightsError(DarknetValueError):

@@ -23,7 +23,7 @@ __all__ = ["DarknetImage", "fill_u8image", "from_array", "load_image", "read_ima
 _BGR = ffi.new("int[3]", [2, 1, 0])
 _RGB = ffi.new("int[3]", [0, 1, 2])
 _GRAY = ffi.new("int[3]", [0, 0, 0])  # imread(IMREAD_COLOR) replicates gray to 3 channels
-MAX_SIDE = 1 << 16  # with cfgcheck.MAX_SIDE, keeps letterbox_image()'s int products in range
+MAX_SIDE = 1 << 16  # with cfg.check.MAX_SIDE, keeps letterbox_image()'s int products in range
 
 
 @dataclass

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._lib import check, ffi, lib
-from .cfgcheck import check_cfg
+from .cfg import check_cfg
 from .device import Device, building_on, device_name, network_lock, resolve_device
 from .errors import (
     CfgError,

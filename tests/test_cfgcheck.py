@@ -12,8 +12,8 @@ import pytest
 import pydarknet
 from pydarknet._lib import ffi, lib
 from pydarknet.api import raw_detect
-from pydarknet.cfgcheck import check_cfg, check_cfg_bytes
-from pydarknet.cfgparse import c_atoi
+from pydarknet.cfg import check_cfg, check_cfg_bytes
+from pydarknet.cfg.parse import c_atoi
 from pydarknet.images import from_array
 
 NET = "[net]\nwidth=32\nheight=32\nchannels=3\n"
@@ -58,7 +58,7 @@ def test_darknets_own_cfgs_are_accepted(darknet_dir: Path, monkeypatch) -> None:
     ("text", "message"),
     [
         ("width=3\n" + NET, r"line 1: 'width=3' comes before the first \[section\]"),
-        (NET + CONV.replace("filters=8", "filters=-3"), r"line 5, layer 0 .*filters=-3"),
+        (NET + CONV.replace("filters=8", "filters=-3"), r"line 6, layer 0 .*filters=-3"),
         (NET + "[convolutional]\r\nfilters=1\n", r"Windows line endings"),
         (NET + CONV + "[route]\nlayers=-1, 4\n", r"layers=4 names layer 4, not one of 0..0"),
         (NET + CONV + "[yolo]\nmask=0,7\nnum=3\n", r"mask=0,7 must pick anchors among 0..2"),

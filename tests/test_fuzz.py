@@ -24,7 +24,7 @@ from small_net import write_small_net
 import pydarknet
 import pydarknet.models
 from pydarknet.api import raw_detect
-from pydarknet.cfgcheck import check_cfg_bytes
+from pydarknet.cfg import check_cfg_bytes
 from pydarknet.images import from_array
 
 SCALE = int(os.environ.get("PYDARKNET_FUZZ_SCALE", "1"))  # longer runs by hand: e.g. 20

@@ -1,4 +1,4 @@
-"""Per-layer rules of the cfg checker (:mod:`pydarknet.cfgcheck`).
+"""Per-layer rules of the cfg checker (:mod:`pydarknet.cfg.check`).
 
 One function per Darknet layer type, each mirroring its ``parse_*()`` in src/parser.c
 and the ``make_*_layer()`` it calls: it reads the options with Darknet's defaults,
@@ -8,117 +8,13 @@ returns the output shape Darknet computes.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
-from .cfgparse import INT_MAX, LayerShape, NetworkShape, Section, c_atoi
-from .errors import CfgError
+from .parse import c_atoi
+from .rules import LayerRules, cdiv
+from .shapes import LayerShape
 
-__all__ = ["KINDS", "PARSERS", "LayerRules"]
-
-KINDS = {
-    "[conv]": "convolutional", "[convolutional]": "convolutional",
-    "[deconv]": "deconvolutional", "[deconvolutional]": "deconvolutional",
-    "[local]": "local", "[conn]": "connected", "[connected]": "connected",
-    "[max]": "maxpool", "[maxpool]": "maxpool", "[avg]": "avgpool", "[avgpool]": "avgpool",
-    "[soft]": "softmax", "[softmax]": "softmax", "[dropout]": "dropout", "[route]": "route",
-    "[shortcut]": "shortcut", "[upsample]": "upsample", "[reorg]": "reorg", "[yolo]": "yolo",
-    "[region]": "region", "[detection]": "detection", "[iseg]": "iseg", "[cost]": "cost",
-    "[crop]": "crop", "[lrn]": "normalization", "[normalization]": "normalization",
-    "[batchnorm]": "batchnorm", "[activation]": "activation", "[logistic]": "logistic",
-    "[l2norm]": "l2norm", "[rnn]": "rnn", "[gru]": "gru", "[lstm]": "lstm", "[crnn]": "crnn",
-}  # fmt: skip
-
-
-def _cdiv(a: int, b: int) -> int:
-    """C integer division (truncates toward zero)."""
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
-
-
-class LayerRules:
-    """What a layer parser gets: its section, its input (Darknet's size_params), the
-    layers built so far, and helpers that raise a CfgError naming all of these."""
-
-    def __init__(self, name: str, sec: Section, index: int, prev: LayerShape, net: NetworkShape):
-        self.name, self.sec, self.index, self.net = name, sec, index, net
-        self.w, self.h, self.c, self.inputs = prev.w, prev.h, prev.c, prev.outputs
-        self.batch = net.batch
-
-    def fail(self, what: str) -> CfgError:
-        return CfgError(
-            f"cfg file {self.name!r}, line {self.sec.line}, layer {self.index} "
-            f"{self.sec.header}: {what}"
-        )
-
-    def int(self, key: str, default: int, low: int | None = None, high: int | None = None) -> int:
-        v = self.sec.int(key, default)
-        if low is not None and v < low:
-            raise self.fail(f"{key}={v} must be at least {low}")
-        if high is not None and v > high:
-            raise self.fail(f"{key}={v} must be at most {high}")
-        return v
-
-    def fits(self, **values: int) -> None:
-        """Darknet computes these in C int: refuse what would overflow."""
-        for key, v in values.items():
-            if v > INT_MAX:
-                raise self.fail(f"{key} = {v} is too large for Darknet (over 2^31-1)")
-
-    def image(self) -> None:
-        """The layer reads its input as W x H x C (Darknet: 'must output image')."""
-        w, h, c, n = self.w, self.h, self.c, self.inputs
-        if not (w > 0 and h > 0 and c > 0 and n == w * h * c):
-            raise self.fail(f"needs an image input but gets {w}x{h}x{c} ({n} values)")
-
-    def stride_fits(self, stride: int, padding: int) -> None:
-        if stride > max(self.w, self.h) + padding:
-            raise self.fail(f"stride={stride} is larger than its {self.w}x{self.h} input")
-
-    def out(self, kind: str, w: int, h: int, c: int, **extra: int) -> LayerShape:
-        self.fits(output_size=w * h * c * self.batch)
-        if min(w, h, c) < 1:
-            raise self.fail(f"its output would be {w}x{h}x{c}: sizes must be positive")
-        return LayerShape(kind, w, h, c, w * h * c, **extra)
-
-    def flat(self, kind: str, outputs: int, **extra: int) -> LayerShape:
-        if outputs < 1:
-            raise self.fail(f"has {outputs} inputs/outputs")
-        self.fits(output_size=outputs * self.batch)
-        return LayerShape(kind, 0, 0, 0, outputs, **extra)
-
-    def layer_ref(self, text: str, key: str) -> int:
-        """A route/shortcut index: negative counts back from this layer."""
-        i = c_atoi(text)
-        absolute = self.index + i if i < 0 else i
-        if not 0 <= absolute < self.index:
-            raise self.fail(f"{key}={text} names layer {absolute}, not one of 0..{self.index - 1}")
-        return absolute
-
-    def readable(self, key: str) -> str | None:
-        """A file option (tree=, map=), opened by Darknet relative to the working dir."""
-        path = self.sec.find(key)[1]
-        if path is not None and not (os.path.isfile(path) and os.access(path, os.R_OK)):
-            raise self.fail(f"{key}={path}: no readable file of that name")
-        return path
-
-    def tree_size(self) -> int:
-        """Entries of a tree= file, checked the way tree.c read_tree() needs them."""
-        path = self.readable("tree")
-        if path is None:
-            return 0
-        with open(path, "rb") as f:
-            rows = f.read().split(b"\n")
-        if rows and rows[-1] == b"":
-            rows.pop()
-        for n, row in enumerate(rows):
-            parts = row.split()
-            parent = c_atoi(parts[1].decode("latin-1")) if len(parts) > 1 else -1
-            if not parts or len(parts[0]) > 255 or not -1 <= parent < n:
-                raise self.fail(f"tree={path}, line {n + 1}: expected 'name parent' (parent < {n})")
-        if not rows:
-            raise self.fail(f"tree={path} is empty")
-        return len(rows)
+__all__ = ["PARSERS"]
 
 
 def _conv(ly: LayerRules) -> LayerShape:
@@ -130,11 +26,13 @@ def _conv(ly: LayerRules) -> LayerShape:
     ly.image()
     ly.stride_fits(stride, 2 * padding)
     if ly.c % groups or n % groups:
-        raise ly.fail(f"groups={groups} must divide both its {ly.c} channels and filters={n}")
+        raise ly.fail(
+            f"groups={groups} must divide both its {ly.c} channels and filters={n}", "groups"
+        )
     ly.int("numload", 0, 0, n)
     ly.fits(padded=max(ly.w, ly.h) + 2 * padding, weights=ly.c * n * size * size)
-    out_w = _cdiv(ly.w + 2 * padding - size, stride) + 1
-    out_h = _cdiv(ly.h + 2 * padding - size, stride) + 1
+    out_w = cdiv(ly.w + 2 * padding - size, stride) + 1
+    out_h = cdiv(ly.h + 2 * padding - size, stride) + 1
     nweights = ly.c // groups * n * size * size
     space = out_w * out_h * size * size * ly.c // groups
     ly.fits(workspace=space)
@@ -166,14 +64,13 @@ def _local(ly: LayerRules) -> LayerShape:
     pad = ly.int("pad", 0, 0, 1)
     ly.image()
     ly.stride_fits(stride, 2 * pad)
-    out_w = _cdiv(ly.w - 1 if pad else ly.w - size, stride) + 1
-    out_h = _cdiv(ly.h - 1 if pad else ly.h - size, stride) + 1
+    out_w = cdiv(ly.w - 1 if pad else ly.w - size, stride) + 1
+    out_h = cdiv(ly.h - 1 if pad else ly.h - size, stride) + 1
     # local_layer.c sizes its buffers by out_w/out_h but im2col() writes its own count
-    if (
-        _cdiv(ly.w + 2 * pad - size, stride) >= out_w
-        or _cdiv(ly.h + 2 * pad - size, stride) >= out_h
-    ):
-        raise ly.fail(f"pad={pad} with size={size} makes Darknet's im2col overrun its buffer")
+    if cdiv(ly.w + 2 * pad - size, stride) >= out_w or cdiv(ly.h + 2 * pad - size, stride) >= out_h:
+        raise ly.fail(
+            f"pad={pad} with size={size} makes Darknet's im2col overrun its buffer", "pad"
+        )
     weights = ly.c * n * size * size * out_w * out_h
     ly.fits(weights=weights, workspace=out_w * out_h * size * size * ly.c)
     s = ly.out("local", out_w, out_h, n, workspace=4 * out_w * out_h * size * size * ly.c)
@@ -198,8 +95,8 @@ def _maxpool(ly: LayerRules) -> LayerShape:
     ly.image()
     ly.stride_fits(stride, padding)
     ly.fits(padded=max(ly.w, ly.h) + padding)
-    out_w = _cdiv(ly.w + padding - size, stride) + 1
-    out_h = _cdiv(ly.h + padding - size, stride) + 1
+    out_w = cdiv(ly.w + padding - size, stride) + 1
+    out_h = cdiv(ly.h + padding - size, stride) + 1
     s = ly.out("maxpool", out_w, out_h, ly.c)
     s.floats = 2 * ly.batch * s.outputs
     return s
@@ -213,10 +110,10 @@ def _avgpool(ly: LayerRules) -> LayerShape:
 def _softmax(ly: LayerRules) -> LayerShape:
     groups = ly.int("groups", 1, 1)
     if ly.inputs < 1 or ly.inputs % groups:
-        raise ly.fail(f"groups={groups} must divide its {ly.inputs} inputs")
+        raise ly.fail(f"groups={groups} must divide its {ly.inputs} inputs", "groups")
     tree = ly.tree_size()
     if tree > ly.inputs:
-        raise ly.fail(f"its tree has {tree} entries for {ly.inputs} inputs")
+        raise ly.fail(f"its tree has {tree} entries for {ly.inputs} inputs", "tree")
     return ly.flat("softmax", ly.inputs)
 
 
@@ -229,7 +126,7 @@ def _passthrough(kind: str, image: bool) -> Callable[[LayerRules], LayerShape]:
         if kind == "dropout" and ly.index == 0:
             raise ly.fail("cannot be the first layer (Darknet reuses the previous layer's output)")
         if kind == "normalization" and not 1 <= ly.sec.int("size", 5) <= 2 * ly.c:
-            raise ly.fail(f"size={ly.sec.int('size', 5)} must be within 1..{2 * ly.c}")
+            raise ly.fail(f"size={ly.sec.int('size', 5)} must be within 1..{2 * ly.c}", "size")
         s = ly.flat(kind, ly.inputs)
         s.w, s.h, s.c = ly.w, ly.h, ly.c
         return s
@@ -240,7 +137,7 @@ def _passthrough(kind: str, image: bool) -> Callable[[LayerRules], LayerShape]:
 def _route(ly: LayerRules) -> LayerShape:
     text = ly.sec.find("layers")[1]
     if text is None:
-        raise ly.fail("needs layers=... (Darknet would crash without it)")
+        raise ly.fail("needs layers=... (Darknet would crash without it)", "layers")
     refs = [ly.net.layers[ly.layer_ref(part, "layers")] for part in text.split(",")]
     first = refs[0]
     w, h, c = first.w, first.h, first.c
@@ -253,21 +150,21 @@ def _route(ly: LayerRules) -> LayerShape:
     ly.fits(outputs=total * ly.batch)
     s = LayerShape("route", w, h, c, total, floats=2 * ly.batch * total)
     if total < 1:
-        raise ly.fail("routes layers with no outputs")
+        raise ly.fail("routes layers with no outputs", "layers")
     return s
 
 
 def _shortcut(ly: LayerRules) -> LayerShape:
     text = ly.sec.find("from")[1]
     if text is None:
-        raise ly.fail("needs from=... (Darknet would crash without it)")
+        raise ly.fail("needs from=... (Darknet would crash without it)", "from")
     src = ly.net.layers[ly.layer_ref(text, "from")]
     ly.image()
     if not src.is_image:
-        raise ly.fail(f"from={text} names a layer with no image output ({src.kind})")
+        raise ly.fail(f"from={text} names a layer with no image output ({src.kind})", "from")
     w1, h1, w2, h2 = src.w, src.h, ly.w, ly.h
     if w1 // w2 != h1 // h2 or w2 // w1 != h2 // h1:
-        raise ly.fail(f"cannot add a {w1}x{h1} layer to a {w2}x{h2} one (uneven scales)")
+        raise ly.fail(f"cannot add a {w1}x{h1} layer to a {w2}x{h2} one (uneven scales)", "from")
     s = ly.out("shortcut", ly.w, ly.h, ly.c)
     s.floats = 2 * ly.batch * s.outputs
     return s
@@ -276,7 +173,7 @@ def _shortcut(ly: LayerRules) -> LayerShape:
 def _upsample(ly: LayerRules) -> LayerShape:
     stride = ly.sec.int("stride", 2)
     if stride == 0:
-        raise ly.fail("stride=0 must be non-zero")
+        raise ly.fail("stride=0 must be non-zero", "stride")
     ly.image()
     if stride > 0:
         ly.fits(output_size=ly.w * ly.h * stride * stride * ly.c)
@@ -294,7 +191,7 @@ def _reorg(ly: LayerRules) -> LayerShape:
         return ly.flat("reorg", ly.inputs + extra)
     if ly.c % (stride * stride) or ly.w % stride or ly.h % stride:
         raise ly.fail(f"stride={stride} must divide its {ly.w}x{ly.h} input and its square "
-                      f"its {ly.c} channels")  # fmt: skip
+                      f"its {ly.c} channels", "stride")  # fmt: skip
     if ly.sec.int("reverse", 0):
         return ly.out("reorg", ly.w * stride, ly.h * stride, ly.c // (stride * stride))
     return ly.out("reorg", ly.w // stride, ly.h // stride, ly.c * stride * stride)
@@ -303,7 +200,7 @@ def _reorg(ly: LayerRules) -> LayerShape:
 def _anchors(ly: LayerRules, room: int) -> None:
     text = ly.sec.find("anchors")[1]
     if text is not None and text.count(",") + 1 > room:
-        raise ly.fail(f"anchors= has {text.count(',') + 1} values but room for {room}")
+        raise ly.fail(f"anchors= has {text.count(',') + 1} values but room for {room}", "anchors")
 
 
 def _detector(ly: LayerRules, kind: str, per_cell: int, **extra: int) -> LayerShape:
@@ -324,7 +221,7 @@ def _yolo(ly: LayerRules) -> LayerShape:
     text = ly.sec.find("mask")[1]
     mask = [c_atoi(part) for part in text.split(",")] if text is not None else range(total)
     if any(not 0 <= m < total for m in mask):
-        raise ly.fail(f"mask={text} must pick anchors among 0..{total - 1} (num={total})")
+        raise ly.fail(f"mask={text} must pick anchors among 0..{total - 1} (num={total})", "mask")
     _anchors(ly, 2 * total)
     ly.fits(per_cell=len(mask) * (classes + 5))
     return _detector(ly, "yolo", len(mask) * (classes + 5), classes=classes)
@@ -337,7 +234,7 @@ def _region(ly: LayerRules) -> LayerShape:
     _anchors(ly, 2 * num)
     tree = ly.tree_size()
     if tree > classes:
-        raise ly.fail(f"its tree has {tree} entries for classes={classes}")
+        raise ly.fail(f"its tree has {tree} entries for classes={classes}", "tree")
     per_cell = num * (classes + coords + 1)
     return _detector(ly, "region", per_cell, classes=classes, coords=coords)
 

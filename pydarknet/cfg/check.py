@@ -7,16 +7,21 @@ make it (or the first forward pass) write out of bounds, divide by zero or call 
 output shape with Darknet's own formulas and refuses, with a :class:`CfgError` naming
 the file, line, layer and option, anything that would not build into a network that can
 run a forward pass safely.  What it accepts, Darknet builds to the same shapes (the
-tests compare both on Darknet's own cfg files).
+tests compare both on Darknet's own cfg files).  Before that,
+:func:`~pydarknet.cfg.options_check.check_options` refuses cfgs written for the
+AlexeyAB/hank-ai fork, which Darknet would misread, and logs options it ignores.
 """
 
 from __future__ import annotations
 
 import os
 
-from .cfglayers import KINDS, PARSERS, LayerRules
-from .cfgparse import INT_MAX, LayerShape, NetworkShape, Section, read_cfg
-from .errors import CfgError
+from ..errors import CfgError
+from .layers import PARSERS
+from .options_check import check_options
+from .parse import INT_MAX, Section, read_cfg
+from .rules import KINDS, LayerRules
+from .shapes import LayerShape, NetworkShape
 
 __all__ = ["LayerShape", "NetworkShape", "check_cfg", "check_cfg_bytes"]
 
@@ -39,13 +44,20 @@ _NET = ("[net]", "[network]")
 def _net(name: str, sec: Section) -> NetworkShape:
     """parse_net_options(): the [net] section."""
 
-    def fail(what: str) -> CfgError:
-        return CfgError(f"cfg file {name!r}, line {sec.line}, {sec.header}: {what}")
+    def fail(what: str, option: str | None = None) -> CfgError:
+        line = sec.line_of(option)
+        return CfgError(
+            f"cfg file {name!r}, line {line}, {sec.header}: {what}",
+            path=name,
+            line=line,
+            section=sec.header,
+            option=option,
+        )
 
     def get(key: str, default: int, low: int, high: int = INT_MAX) -> int:
         v = sec.int(key, default)
         if not low <= v <= high:
-            raise fail(f"{key}={v} must be within {low}..{high}")
+            raise fail(f"{key}={v} must be within {low}..{high}", key)
         return v
 
     subdivisions = get("subdivisions", 1, 1)
@@ -63,21 +75,25 @@ def _net(name: str, sec: Section) -> NetworkShape:
     if (sec.find("policy")[1] or "constant") == "steps":
         steps_s, scales_s = sec.find("steps")[1], sec.find("scales")[1]
         if steps_s is None or scales_s is None or scales_s.count(",") < steps_s.count(","):
-            raise fail("policy=steps needs steps= and as many scales=")
+            raise fail("policy=steps needs steps= and as many scales=", "policy")
     return NetworkShape(w, h, c, inputs, batch // subdivisions * steps, steps)
 
 
-def _check_detectors(name: str, layers: list[LayerShape]) -> None:
+def _check_detectors(name: str, layers: list[LayerShape], sections: list[Section]) -> None:
     """get_network_boxes() sizes every box by the LAST layer's classes (and coords)."""
     last = layers[-1]
-    for i, ly in enumerate(layers):
+    for i, (ly, sec) in enumerate(zip(layers, sections, strict=True)):
         if ly.kind in DETECTORS and (
             ly.classes > last.classes or (ly.coords > 4 and ly.coords > last.coords)
         ):
             raise CfgError(
                 f"cfg file {name!r}: [{ly.kind}] layer {i} has classes={ly.classes} but the "
                 f"last layer ({last.kind}) has {last.classes}; Darknet sizes detections by the "
-                "last layer, so detection layers must agree (and come last)"
+                "last layer, so detection layers must agree (and come last)",
+                path=name,
+                line=sec.line_of("classes"),
+                section=sec.header,
+                option="classes",
             )
 
 
@@ -88,10 +104,14 @@ def check_cfg_bytes(data: bytes, name: str = "<cfg>") -> NetworkShape:
     if first.header not in _NET:
         raise CfgError(
             f"cfg file {name!r}: the first section is {first.header!r} (line {first.line}); "
-            "it must be [net] or [network]"
+            "it must be [net] or [network]",
+            path=name,
+            line=first.line,
+            section=first.header,
         )
+    check_options(name, sections)
     if len(sections) < 2:
-        raise CfgError(f"cfg file {name!r} has a [net] section but no layers")
+        raise CfgError(f"cfg file {name!r} has a [net] section but no layers", path=name)
     net = _net(name, first)
     prev = LayerShape("net", net.width, net.height, net.channels, net.inputs)
     for index, sec in enumerate(sections[1:]):
@@ -101,13 +121,16 @@ def check_cfg_bytes(data: bytes, name: str = "<cfg>") -> NetworkShape:
             known = sorted({k for k in KINDS if k not in ("[conv]",)})
             raise CfgError(
                 f"cfg file {name!r}, line {sec.line}: unknown section {sec.header!r}{hint}; "
-                f"Darknet knows {', '.join(known)} and [net] first"
+                f"Darknet knows {', '.join(known)} and [net] first",
+                path=name,
+                line=sec.line,
+                section=sec.header,
             )
         prev = PARSERS[kind](LayerRules(name, sec, index, prev, net))
         net.layers.append(prev)
     if all(ly.kind == "cost" for ly in net.layers):
-        raise CfgError(f"cfg file {name!r} has only [cost] layers: no output layer")
-    _check_detectors(name, net.layers)
+        raise CfgError(f"cfg file {name!r} has only [cost] layers: no output layer", path=name)
+    _check_detectors(name, net.layers, sections[1:])
     floats = sum(ly.floats or 2 * net.batch * ly.outputs for ly in net.layers)
     net.bytes_needed = 4 * (floats + net.inputs * net.batch) + max(
         ly.workspace for ly in net.layers
@@ -115,7 +138,8 @@ def check_cfg_bytes(data: bytes, name: str = "<cfg>") -> NetworkShape:
     if net.bytes_needed > memory_limit():
         raise CfgError(
             f"cfg file {name!r} needs about {net.bytes_needed / 2**30:.1f} GiB, more than "
-            "this machine's memory"
+            "this machine's memory",
+            path=name,
         )
     return net
 
