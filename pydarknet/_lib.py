@@ -7,8 +7,12 @@ owning wrappers live in :mod:`pydarknet.network`.
 from __future__ import annotations
 
 import logging
+from typing import Any, TypeAlias
 
 from .errors import DarknetError
+
+#: A cffi C object (a ``pydn_*`` struct, pointer or array): cffi types it no closer.
+CData: TypeAlias = Any
 
 try:
     from ._cuda_libs import import_extension
@@ -20,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - only on a broken install
         f"{exc}. Reinstall with `pip install .` from a checkout (it compiles Darknet)."
     ) from exc
 
-__all__ = ["check", "ffi", "lib", "set_verbose"]
+__all__ = ["CData", "check", "ffi", "lib", "set_verbose"]
 
 darknet_logger = logging.getLogger("pydarknet.darknet")
 _LEVELS = (logging.INFO, logging.WARNING)  # Darknet's stdout, stderr

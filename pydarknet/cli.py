@@ -28,25 +28,12 @@ import cv2
 from tqdm import tqdm
 
 from . import _lib, cli_video
+from .cli_options import add_model_options, make_detector
 from .detector import Detector
 from .draw import draw_detections
 from .errors import DarknetError
 from .folder import ImageResult, ResultsWriter, detect_files, find_images
-from .models import DEFAULT_MODEL, MODELS, download
-
-
-def add_model_options(p: argparse.ArgumentParser) -> None:
-    """--model / --cfg --weights --data and the thresholds (shared with ``video``)."""
-    p.add_argument("--model", default=None, help=f"zoo model (default {DEFAULT_MODEL})")
-    p.add_argument("--cfg", help="network .cfg (instead of --model)")
-    p.add_argument("--weights", help="network .weights (with --cfg)")
-    p.add_argument("--data", help=".data or .names file (with --cfg)")
-    p.add_argument("--thresh", type=float, default=0.5)
-    p.add_argument("--hier-thresh", type=float, default=0.5)
-    p.add_argument("--nms", type=float, default=0.45)
-    p.add_argument("--no-confidence", action="store_true",
-                   help="label boxes with class names only, as Darknet does")  # fmt: skip
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+from .models import MODELS, download
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -74,16 +61,6 @@ def _build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list the zoo models")
     return p
-
-
-def make_detector(args: argparse.Namespace) -> Detector:
-    if args.cfg:
-        if not (args.weights and args.data):
-            raise SystemExit("pydarknet: --cfg needs --weights and --data")
-        return Detector(cfg=args.cfg, weights=args.weights, names=args.data, thresh=args.thresh,
-                        hier_thresh=args.hier_thresh, nms=args.nms)  # fmt: skip
-    return Detector(args.model or DEFAULT_MODEL, thresh=args.thresh,
-                    hier_thresh=args.hier_thresh, nms=args.nms)  # fmt: skip
 
 
 def _darknet_lines(res: ImageResult, name: str | None = None) -> list[str]:

@@ -13,6 +13,7 @@ import statistics
 import numpy as np
 
 from ._lib import ffi, lib
+from .core import raw_detect_arrays
 from .network import Network
 
 __all__ = ["fast_build", "get_num_threads", "profile_layers", "set_num_threads"]
@@ -36,8 +37,6 @@ def get_num_threads() -> int:
 def profile_layers(net: Network, image: np.ndarray, runs: int = 15) -> list[tuple[str, float]]:
     """(layer type, median seconds) of each layer's forward over ``runs`` detections of
     ``image`` (DARKNET_FAST builds; empty otherwise)."""
-    from .batch import raw_detect_arrays  # here: batch imports the api this module is beside
-
     was = lib.pydn_profile(1)
     buf = ffi.new("double[]", 4096)
     samples: list[list[float]] = []

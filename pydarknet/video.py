@@ -26,11 +26,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from .detector import Detection, Detector
+from .detector import Detector
 from .draw import draw_detections
 from .errors import DarknetFileNotFoundError, DarknetValueError
 from .images import DarknetImage, from_array
 from .pipeline import Sink, pipelined
+from .results import Detection
 
 __all__ = ["VideoSummary", "annotate_video", "detect_video", "open_video", "read_frames"]
 

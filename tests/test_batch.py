@@ -14,7 +14,7 @@ from compare import assert_reproduced
 
 import pydarknet
 from pydarknet.api import raw_detect
-from pydarknet.batch import raw_detect_arrays
+from pydarknet.core import raw_detect_arrays
 from pydarknet.errors import DarknetValueError, ImageError
 from pydarknet.images import from_array
 

@@ -17,7 +17,7 @@ from compare import NEAR, assert_reproduced
 import pydarknet
 from pydarknet import cpu
 from pydarknet._lib import ffi, lib
-from pydarknet.batch import raw_detect_arrays
+from pydarknet.core import raw_detect_arrays
 
 needs_fast = pytest.mark.skipif(not cpu.fast_build(), reason="upstream build (DARKNET_FAST=OFF)")
 
