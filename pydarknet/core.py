@@ -3,7 +3,7 @@ results copied out of C.
 
 The pipeline is ``./darknet detect``'s (examples/detector.c test_detector):
 letterbox_image -> network forward -> get_network_boxes(relative) -> do_nms_sort, run in
-C (csrc/).  :func:`raw_detect_arrays` hands the C side 8-bit arrays as they
+C (csrc/pydn_detect.c).  :func:`raw_detect_arrays` hands the C side 8-bit arrays as they
 are: the conversion to Darknet's float layout and the letterbox happen there, for every
 image of a batch in one forward pass (set_batch_network).  :func:`raw_detect` runs an
 image already converted to Darknet's layout (:func:`pydarknet.images.from_array`).
@@ -119,8 +119,10 @@ def raw_detect(
     check_image_input(net, image.w, image.h)
     out = ffi.new("pydn_dets *")
     cimg = image.cdata()
+    seconds = ffi.new("double *")
     with net.locked() as ptr:
-        rc = lib.pydn_detect(ptr, cimg, thresh, hier_thresh, nms, nms_kind == "obj", out)
+        rc = lib.pydn_detect(ptr, cimg, thresh, hier_thresh, nms, nms_kind == "obj", out, seconds)
+    _timing.forward = seconds[0]
     try:
         check(rc, "detection failed")
         return unpack_dets(out, image.w, image.h, thresh)

@@ -2,7 +2,7 @@
 
 Darknet wants planar (CHW) RGB float32 in [0, 1].  The original program decodes files
 with OpenCV's ``imread(IMREAD_COLOR)`` and divides by 255 in double precision; doing the
-same (in C, csrc/pydn_batch.c, through a 256-entry table) gives bit-identical input.
+same (in C, csrc/pydn_u8image.c, through a 256-entry table) gives bit-identical input.
 """
 
 from __future__ import annotations
