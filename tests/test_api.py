@@ -136,6 +136,13 @@ def test_zoo_sizes_follow_from_cfg() -> None:
         )
 
 
+def test_installed_data_is_the_zoo_list() -> None:
+    """The build ships the files pydarknet/zoo.json names (CMake reads the same list)."""
+    shipped = {p.name for p in pydarknet.models.data_file("coco.data").parent.iterdir()}
+    listed = {m.cfg for m in MODELS.values()} | {m.names for m in MODELS.values()}
+    assert shipped == listed | {"coco.data"}
+
+
 def test_cached_weights_verified(tiny_weights) -> None:  # type: ignore[no-untyped-def]
     from pydarknet.models import verify
 
