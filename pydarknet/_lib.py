@@ -11,9 +11,16 @@ from typing import Any, TypeAlias
 
 from .errors import DarknetError
 
-#: A cffi C object (a ``pydn_*`` struct, pointer or array): cffi types it no closer.
+#: A cffi C object (a ``pydn_*`` struct, a pointer, an array): cffi's own types know no
+#: struct fields, so to the type checker it is Any.
 CData: TypeAlias = Any
+#: The cffi ``FFI`` of the compiled extension, and its ``lib`` (every pydn_* function of
+#: csrc/cdef/ and Darknet's enum values): built at compile time, untyped to the checker.
+FFI: TypeAlias = Any
+Lib: TypeAlias = Any
 
+ffi: FFI
+lib: Lib
 try:
     from ._cuda_libs import import_extension
 
@@ -30,9 +37,12 @@ darknet_logger = logging.getLogger("pydarknet.darknet")
 _LEVELS = (logging.INFO, logging.WARNING)  # Darknet's stdout, stderr
 
 
-@ffi.def_extern()
-def pydn_python_log(level: int, line) -> None:  # type: ignore[no-untyped-def]
-    darknet_logger.log(_LEVELS[level], ffi.string(line).decode("utf-8", "replace"))
+def pydn_python_log(level: int, line: CData) -> None:
+    text: bytes = ffi.string(line)
+    darknet_logger.log(_LEVELS[level], text.decode("utf-8", "replace"))
+
+
+ffi.def_extern(name="pydn_python_log")(pydn_python_log)  # C's log callback
 
 
 def set_verbose(on: bool = True) -> None:
@@ -41,7 +51,8 @@ def set_verbose(on: bool = True) -> None:
 
 
 def last_error() -> str:
-    return ffi.string(lib.pydn_last_error()).decode("utf-8", "replace")
+    text: bytes = ffi.string(lib.pydn_last_error())
+    return text.decode("utf-8", "replace")
 
 
 def check(rc: int, what: str, exc: type[Exception] = DarknetError) -> None:

@@ -63,7 +63,7 @@ def detect(
 def detect_batch(
     net: Network,
     meta: Metadata,
-    images: Sequence[np.ndarray],
+    images: Sequence[np.ndarray] | np.ndarray,
     thresh: float = 0.5,
     hier_thresh: float = 0.5,
     nms: float = 0.45,

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
+import numpy as np
 from tqdm import tqdm
 
 from . import _lib, cli_video
@@ -69,6 +70,13 @@ def _darknet_lines(res: ImageResult, name: str | None = None) -> list[str]:
     return lines + [f"{d.label}: {d.confidence * 100:.0f}%" for d in res.detections]
 
 
+def _annotated(det: Detector, res: ImageResult, args: argparse.Namespace) -> np.ndarray:
+    """The image of a result without error, with its detections drawn."""
+    assert res.image is not None  # only a result with an error has none
+    return draw_detections(res.image, res.detections, len(det.names),
+                           confidence=not args.no_confidence)  # fmt: skip
+
+
 def _json_line(res: ImageResult) -> str:
     return json.dumps(res.to_dict())
 
@@ -104,9 +112,7 @@ def _detect_one(det: Detector, args: argparse.Namespace, image: str) -> int:
         raise res.error
     print(_json_line(res) if args.json else "\n".join(_darknet_lines(res, image)))
     if not args.no_save:
-        drawn = draw_detections(res.image, res.detections, len(det.names),  # type: ignore[arg-type]
-                                confidence=not args.no_confidence)  # fmt: skip
-        cv2.imwrite(args.out or "predictions.jpg", drawn)
+        cv2.imwrite(args.out or "predictions.jpg", _annotated(det, res, args))
     return 0
 
 
@@ -128,9 +134,7 @@ def _detect_many(det: Detector, args: argparse.Namespace, paths: list[Path]) -> 
             if not args.quiet:
                 tqdm.write(_json_line(res) if args.json else "\n".join(_darknet_lines(res)))
             if not args.no_save:
-                drawn = draw_detections(res.image, res.detections, len(det.names),  # type: ignore[arg-type]
-                                        confidence=not args.no_confidence)  # fmt: skip
-                cv2.imwrite(str(outputs.path(res.path)), drawn)
+                cv2.imwrite(str(outputs.path(res.path)), _annotated(det, res, args))
         bar.close()
     print(f"{len(paths) - failed} images, {failed} failed; results in {results.path}",
           file=sys.stderr)  # fmt: skip

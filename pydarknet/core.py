@@ -132,7 +132,7 @@ def raw_detect(
 
 def raw_detect_arrays(
     net: Network,
-    images: Sequence[np.ndarray],
+    images: Sequence[np.ndarray] | np.ndarray,
     thresh: float = 0.5,
     hier_thresh: float = 0.5,
     nms: float = 0.45,

@@ -51,7 +51,7 @@ class Detector:
             raise ValueError("Detector(cfg=...) needs names= (a .names or .data file)")
         self.thresh, self.hier_thresh, self.nms = thresh, hier_thresh, nms
         self.net: Network = load_net(cfg, weights, device=device)
-        self.meta: Metadata = load_meta(names)  # type: ignore[arg-type]
+        self.meta: Metadata = load_meta(names)
 
     @property
     def names(self) -> tuple[str, ...]:

