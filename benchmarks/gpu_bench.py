@@ -5,7 +5,7 @@
 1. yolov3-tiny with its real weights: every image of DIR on the GPU and on the CPU (the
    same GPU build, device="cpu"), at batch 1 through pydarknet.detect and at batch 8
    through pydarknet.detect_batch on the GPU; the detections must agree within the
-   reproduction tolerance (benchmarks/detections_match.py).  Exit status 1 if not.
+   reproduction tolerance (tests/helpers/compare.py).  Exit status 1 if not.
 2. Per-image latency and throughput on the GPU for each model at batch 1 and 8:
    pydarknet.detect_batch, i.e. test_detector's whole pipeline (letterbox, forward,
    boxes, NMS) on images decoded beforehand.  yolov3 uses seeded random weights of the
@@ -28,8 +28,8 @@ from pydarknet import models
 from pydarknet._lib import lib
 from pydarknet.images import read_image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from detections_match import mismatches
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from helpers.compare import mismatches
 
 THRESH, HIER, NMS = 0.25, 0.5, 0.45
 

@@ -7,6 +7,7 @@ owning wrappers live in :mod:`pydarknet.network`.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, TypeAlias
 
 from .errors import DarknetError
@@ -19,17 +20,37 @@ CData: TypeAlias = Any
 FFI: TypeAlias = Any
 Lib: TypeAlias = Any
 
+
+def _not_loaded(exc: ImportError) -> str:
+    """Why the compiled extension did not load, and what to do about it."""
+    here = Path(__file__).resolve().parent
+    source_folder = (here.parent / "pyproject.toml").is_file() and (here.parent / "csrc").is_dir()
+    missing = isinstance(exc, ModuleNotFoundError) and exc.name == f"{__package__}._darknet"
+    if missing and source_folder:
+        return (
+            f"this is pydarknet's source folder ({here}), not an installed pydarknet: "
+            "Darknet's C code is compiled when the package is installed, so there is no "
+            "compiled extension (pydarknet/_darknet*.so) here.  Python imports this folder "
+            "because it is in the current folder or on PYTHONPATH.  Either install "
+            f"pydarknet (`pip install {here.parent}`) and run Python from another folder, or, "
+            f"to work on pydarknet, make an editable install (`pip install -e {here.parent}`, "
+            "see docs/CONTRIBUTING.md), which works from here too."
+        )
+    return (
+        f"pydarknet's compiled extension could not be loaded: {exc}.  The installation "
+        "looks broken: reinstall pydarknet (`pip install --force-reinstall pydarknet`, or "
+        "`pip install .` from a checkout, which compiles Darknet)."
+    )
+
+
 ffi: FFI
 lib: Lib
 try:
     from ._cuda_libs import import_extension
 
     ffi, lib = import_extension()  # a GPU build may need NVIDIA's wheels loaded first
-except ImportError as exc:  # pragma: no cover - only on a broken install
-    raise ImportError(
-        "pydarknet's compiled extension could not be loaded: "
-        f"{exc}. Reinstall with `pip install .` from a checkout (it compiles Darknet)."
-    ) from exc
+except ImportError as exc:
+    raise ImportError(_not_loaded(exc)) from exc
 
 __all__ = ["CData", "check", "ffi", "lib", "set_verbose"]
 

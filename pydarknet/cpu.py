@@ -1,9 +1,10 @@
 """CPU settings of the compiled library: threads, and per-layer timing.
 
-The default build (``DARKNET_FAST``) runs Darknet's CPU path with OpenBLAS kept
-single-threaded inside pydarknet's own OpenMP threads; :func:`set_num_threads` sets how
-many (default: OpenMP's, i.e. ``OMP_NUM_THREADS`` or the number of CPUs).  A build with
-``-DDARKNET_FAST=OFF`` is upstream's single-threaded code and ignores it.
+The default build (``DARKNET_FAST``) runs Darknet's CPU path on pydarknet's own thread
+pool (csrc/fast/pool.c, not OpenMP), with OpenBLAS kept single-threaded inside it;
+:func:`set_num_threads` sets how many threads, the caller's included (default:
+``OMP_NUM_THREADS`` when set, else the number of CPUs this process may use).  A build
+with ``-DDARKNET_FAST=OFF`` is upstream's single-threaded code and ignores it.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import numpy as np
 from .core import raw_detect, raw_detect_arrays
 from .device import Device
 from .draw import draw_detections
+from .errors import DarknetValueError
 from .images import DarknetImage, read_image
 from .models import DEFAULT_MODEL, get_model, weights_path
 from .network import Metadata, Network, load_meta, load_net
@@ -48,7 +49,7 @@ class Detector:
             cfg, names = zoo.cfg_path, names or zoo.names_path
             weights = weights or weights_path(zoo.name)
         elif names is None:
-            raise ValueError("Detector(cfg=...) needs names= (a .names or .data file)")
+            raise DarknetValueError("Detector(cfg=...) needs names= (a .names or .data file)")
         self.thresh, self.hier_thresh, self.nms = thresh, hier_thresh, nms
         self.net: Network = load_net(cfg, weights, device=device)
         self.meta: Metadata = load_meta(names)

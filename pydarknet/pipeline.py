@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable, Generator, Iterable
 from typing import Any, TypeVar
 
+from .errors import DarknetValueError
+
 __all__ = ["Sink", "pipelined"]
 
 T = TypeVar("T")
@@ -63,7 +65,7 @@ def pipelined(
     (``break``, an exception, closing the generator) stops both threads.
     """
     if depth < 1:
-        raise ValueError(f"depth must be >= 1, got {depth}")
+        raise DarknetValueError(f"depth must be >= 1, got {depth}")
     stop = threading.Event()
     inbox: queue.Queue[tuple[str, Any]] = queue.Queue(depth)
     outbox: queue.Queue[tuple[str, Any]] = queue.Queue(depth)

@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import reference
-from small_net import write_classifier
+from helpers import reference
+from helpers.small_net import write_classifier
 
 import pydarknet
 from pydarknet.models import MODELS, expected_sizes

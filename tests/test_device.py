@@ -6,18 +6,14 @@ and no-GPU behaviour is checked for whichever build is installed.
 
 from __future__ import annotations
 
-import sys
 import warnings
-from pathlib import Path
 
 import pytest
+from helpers.compare import mismatches
 
 import pydarknet
 from pydarknet import DarknetValueError, GPUError, device
 from pydarknet.images import read_image
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from detections_match import mismatches
 
 INFO = pydarknet.cuda_info()
 needs_gpu = pytest.mark.skipif(

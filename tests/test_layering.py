@@ -152,5 +152,28 @@ def test_imports_respect_the_layers() -> None:
     assert not wrong, "imports from a higher layer:\n" + "\n".join(wrong)
 
 
+def test_tests_never_import_benchmarks() -> None:
+    """Test code lives in tests/ (helpers in tests/helpers/); benchmarks may use tests'
+    helpers, never the other way round."""
+    tests = PACKAGE.parent / "tests"
+    scripts = {p.stem for p in (PACKAGE.parent / "benchmarks").glob("*.py")}
+    wrong = []
+    for path in sorted(tests.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            wrong += [f"{path.name}: {n}" for n in names if n.split(".")[0] in scripts]
+            if (  # sys.path.insert(..., ".../benchmarks") or .append(...)
+                isinstance(node, ast.Call)
+                and ast.unparse(node.func) in ("sys.path.insert", "sys.path.append")
+                and "benchmarks" in ast.unparse(node)
+            ):
+                wrong.append(f"{path.name}:{node.lineno}: puts benchmarks/ on sys.path")
+    assert not wrong, wrong
+
+
 if __name__ == "__main__":
     sys.stdout.write(describe(graph()) + "\n")

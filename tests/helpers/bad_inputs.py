@@ -163,7 +163,7 @@ SCRIPT = r"""
 import builtins, os, sys, tempfile
 import numpy as np
 import pydarknet as pd
-from bad_inputs import CONV, NET, YOLO_HEAD
+from helpers.bad_inputs import CONV, NET, YOLO_HEAD
 
 CFG, WEIGHTS, DOG, NAMES, CASE, EXC = sys.argv[1:7]
 TINY = open(CFG).read()
