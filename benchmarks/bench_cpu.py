@@ -59,7 +59,7 @@ os.environ["OMP_NUM_THREADS"] = str(ARGS.threads)
 import cv2  # noqa: E402
 
 import pydarknet  # noqa: E402
-from pydarknet import batch, cpu, models  # noqa: E402
+from pydarknet import core, cpu, models  # noqa: E402
 from pydarknet.images import read_image  # noqa: E402
 
 
@@ -235,7 +235,7 @@ def main() -> int:
 
     def pydarknet_job() -> None:
         pydarknet.detect_image(net, meta, bgr)
-        forward.append(batch.last_forward_seconds())
+        forward.append(core.last_forward_seconds())
 
     jobs["pydarknet"] = pydarknet_job
     times = interleave(jobs, ARGS.runs)

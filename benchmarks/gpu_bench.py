@@ -4,20 +4,17 @@
 
 1. yolov3-tiny with its real weights: every image of DIR on the GPU and on the CPU (the
    same GPU build, device="cpu"), at batch 1 through pydarknet.detect and at batch 8
-   through the benchmark's batch path; the detections must agree within the
-   reproduction tolerance (benchmarks/detections_match.py).  Exit status 1 if not.
+   through pydarknet.detect_batch on the GPU; the detections must agree within the
+   reproduction tolerance (tests/helpers/compare.py).  Exit status 1 if not.
 2. Per-image latency and throughput on the GPU for each model at batch 1 and 8:
-   test_detector's whole pipeline (letterbox, forward, boxes, NMS) on decoded images.
-   yolov3 uses seeded random weights of the size its cfg implies (speed only).
-
-The batch path parses a copy of the cfg with batch=B, subdivisions=1 (so Darknet
-allocates B images), and runs csrc/pydn_bench.c pydn_bench_detect_batch().
+   pydarknet.detect_batch, i.e. test_detector's whole pipeline (letterbox, forward,
+   boxes, NMS) on images decoded beforehand.  yolov3 uses seeded random weights of the
+   size its cfg implies (speed only).
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import struct
 import sys
 import tempfile
@@ -27,66 +24,14 @@ from pathlib import Path
 import numpy as np
 
 import pydarknet
-from pydarknet import device, models
-from pydarknet._lib import check, ffi, lib
-from pydarknet.images import DarknetImage, load_image
+from pydarknet import models
+from pydarknet._lib import lib
+from pydarknet.images import read_image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from detections_match import Detection, mismatches
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from helpers.compare import mismatches
 
 THRESH, HIER, NMS = 0.25, 0.5, 0.45
-
-
-def batch_cfg(cfg: str, batch: int, folder: str) -> str:
-    """A copy of ``cfg`` whose [net] says batch=``batch``, subdivisions=1."""
-    text = Path(cfg).read_text()
-    head, sep, rest = text.partition("\n[")  # the [net] section ends at the next one
-    head = re.sub(r"(?m)^\s*(batch|subdivisions)\s*=.*$", "", head)
-    head = head.replace("[net]", f"[net]\nbatch={batch}\nsubdivisions=1", 1)
-    out = Path(folder) / f"{Path(cfg).stem}-b{batch}.cfg"
-    out.write_text(head + sep + rest)
-    return str(out)
-
-
-class BatchNet:
-    """A raw Darknet network allocated for ``batch`` images, on ``gpu`` (-1: CPU)."""
-
-    def __init__(self, cfg: str, weights: str, batch: int, gpu: int, folder: str) -> None:
-        out = ffi.new("network **")
-        with device.building_on(gpu):
-            check(
-                lib.pydn_parse_network_cfg_batch(batch_cfg(cfg, batch, folder).encode(), out),
-                "parse",
-            )
-            self.ptr = out[0]
-            check(lib.pydn_load_weights(self.ptr, weights.encode()), "weights")
-        self.batch = batch
-        assert self.ptr.batch == batch
-
-    def detect(self, images: list[DarknetImage], names: tuple[str, ...]) -> list[list[Detection]]:
-        n = len(images)
-        assert n == self.batch
-        dets = ffi.new("pydn_dets[]", n)
-        ims = ffi.new("image[]", [im.cdata() for im in images])
-        check(lib.pydn_bench_detect_batch(self.ptr, ims, n, THRESH, HIER, NMS, dets), "detect")
-        result = []
-        for i, im in enumerate(images):
-            d = dets[i]
-            probs = np.frombuffer(ffi.buffer(d.probs, 4 * d.n * d.classes), np.float32)
-            probs = probs.reshape(d.n, d.classes)
-            boxes = np.frombuffer(ffi.buffer(d.boxes, 16 * d.n), np.float32).reshape(-1, 4)
-            scale = np.array([im.w, im.h, im.w, im.h], np.float32)
-            result.append(
-                [
-                    (names[c], float(probs[r, c]), tuple(float(v) for v in boxes[r] * scale))
-                    for r, c in zip(*np.nonzero(probs > THRESH), strict=True)
-                ]
-            )
-            lib.pydn_free_dets(dets + i)
-        return result  # type: ignore[return-value]
-
-    def close(self) -> None:
-        lib.pydn_free_network(self.ptr)
 
 
 def random_weights(cfg: str, path: str, seed: int = 0) -> None:
@@ -114,8 +59,7 @@ def random_weights(cfg: str, path: str, seed: int = 0) -> None:
         f.write(floats.tobytes())
 
 
-def compare(cfg: str, weights: str, images: list[Path], names: tuple[str, ...], tmp: str) -> int:
-    meta = pydarknet.load_meta(str(models.data_file("coco.names")))
+def compare(cfg: str, weights: str, images: list[Path], meta: pydarknet.Metadata) -> int:
     bad = 0
     with (
         pydarknet.load_net(cfg, weights, device="cuda:0") as gpu_net,
@@ -134,12 +78,9 @@ def compare(cfg: str, weights: str, images: list[Path], names: tuple[str, ...], 
             for p in problems:
                 print("    " + p)
             bad += bool(problems)
-    batch = (images * 8)[:8]
-    net = BatchNet(cfg, weights, 8, 0, tmp)
-    try:
-        got = net.detect([load_image(p) for p in batch], names)
-    finally:
-        net.close()
+        batch = (images * 8)[:8]
+        arrays = [read_image(p) for p in batch]
+        got = pydarknet.detect_batch(gpu_net, meta, arrays, THRESH, HIER, NMS)
     for path, dets in zip(batch, got, strict=True):
         problems = mismatches(dets, single[path], THRESH)
         bad += bool(problems)
@@ -149,12 +90,15 @@ def compare(cfg: str, weights: str, images: list[Path], names: tuple[str, ...], 
     return bad
 
 
-def timed(net: BatchNet, images: list[DarknetImage], names: tuple[str, ...], repeat: int) -> float:
+def timed(
+    net: pydarknet.Network, meta: pydarknet.Metadata, images: list[np.ndarray], repeat: int
+) -> float:
+    """Mean seconds of a detect_batch call on ``images`` (after 3 warm-up calls)."""
     for _ in range(3):
-        net.detect(images, names)
+        pydarknet.detect_batch(net, meta, images, THRESH, HIER, NMS)
     start = time.perf_counter()
     for _ in range(repeat):
-        net.detect(images, names)
+        pydarknet.detect_batch(net, meta, images, THRESH, HIER, NMS)
     return (time.perf_counter() - start) / repeat
 
 
@@ -171,31 +115,27 @@ def main() -> int:
         print(f"no usable GPU: {info.problem}")
         return 2
     images = sorted(Path(args.images).glob("*.jpg"))
-    names = pydarknet.load_meta(str(models.data_file("coco.names"))).names
+    meta = pydarknet.load_meta(str(models.data_file("coco.names")))
     tiny_cfg = str(models.data_file("yolov3-tiny.cfg"))
     tiny_w = str(models.weights_path("yolov3-tiny", quiet=True))
     with tempfile.TemporaryDirectory() as tmp:
         print("GPU vs CPU, yolov3-tiny (real weights), |dp| <= 0.02 and IoU >= 0.97:")
-        bad = compare(tiny_cfg, tiny_w, images, names, tmp)
-        decoded = [load_image(p) for p in (images * 8)[:8]]
+        bad = compare(tiny_cfg, tiny_w, images, meta)
+        decoded = [read_image(p) for p in (images * 8)[:8]]
         print("speed (letterbox + forward + boxes + NMS per call; images decoded once):")
         for model in args.models.split(","):
             cfg = str(models.data_file(f"{model}.cfg"))
             weights = tiny_w if model == "yolov3-tiny" else f"{tmp}/{model}.weights"
             if model != "yolov3-tiny":
                 random_weights(cfg, weights)
-            plan = [(0, 1, args.repeat), (0, 8, max(3, args.repeat // 4))]
+            plan = [("cuda:0", 1, args.repeat), ("cuda:0", 8, max(3, args.repeat // 4))]
             if model == "yolov3-tiny" and args.cpu_repeat > 0:
-                plan.insert(0, (-1, 1, args.cpu_repeat))
-            for gpu, b, repeat in plan:
-                net = BatchNet(cfg, weights, b, gpu, tmp)
-                try:
-                    per_call = timed(net, decoded[:b], names, repeat)
-                finally:
-                    net.close()
-                where = "CPU" if gpu < 0 else f"GPU {gpu}"
+                plan.insert(0, ("cpu", 1, args.cpu_repeat))
+            for where, b, repeat in plan:
+                with pydarknet.load_net(cfg, weights, device=where) as net:
+                    per_call = timed(net, meta, decoded[:b], repeat)
                 print(
-                    f"  {model:12s} {where:5s} batch {b}: {1000 * per_call / b:8.2f} ms/image,"
+                    f"  {model:12s} {where:6s} batch {b}: {1000 * per_call / b:8.2f} ms/image,"
                     f" {b / per_call:8.1f} images/s  ({repeat} timed calls)"
                 )
     return 1 if bad else 0

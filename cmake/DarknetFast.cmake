@@ -33,3 +33,8 @@ set_source_files_properties(${FAST_SOURCES} PROPERTIES COMPILE_OPTIONS "-O3;-ffa
 target_link_libraries(darknet PRIVATE "${OPENBLAS_LIB_DIR}/libscipy_openblas.so")
 set_target_properties(darknet PROPERTIES
   INSTALL_RPATH "$ORIGIN;$ORIGIN/../scipy_openblas32/lib")
+if(SKBUILD_STATE STREQUAL "editable")
+  # pip install -e . -Ceditable.rebuild=true loads the library from the build folder,
+  # where the relative path above leads nowhere: also look where OpenBLAS is now.
+  set_property(TARGET darknet APPEND PROPERTY INSTALL_RPATH "${OPENBLAS_LIB_DIR}")
+endif()

@@ -32,7 +32,16 @@ void pydn_guard_leave(jmp_buf *previous);
     pydn_guard_leave(pydn_prev_);                               \
     return 0;
 
-/* --- networks and inference (pydn_api.c) ------------------------------------------- */
+/* --- networks (pydn_network.c) ------------------------------------------------------ */
+int pydn_free_network(network *net);
+int pydn_parse_network(const char *cfg, network **out);    /* cfg only, batch 1 */
+int pydn_load_weights(network *net, const char *weights);
+size_t pydn_weights_floats(network *net);  /* floats load_weights() reads */
+int pydn_output_classes(network *net);
+/* network_predict_image: copies min(n, net->outputs) scores into out. */
+int pydn_classify(network *net, image im, float *out, int n);
+
+/* --- detection (pydn_detect.c) ------------------------------------------------------ */
 typedef struct {
     int n;             /* boxes, in Darknet's order after NMS */
     int classes;
@@ -41,24 +50,6 @@ typedef struct {
     float *objectness; /* n */
 } pydn_dets;
 
-int pydn_load_network(const char *cfg, const char *weights, int clear, network **out);
-int pydn_free_network(network *net);
-int pydn_parse_network(const char *cfg, network **out);    /* cfg only, batch 1 */
-int pydn_load_weights(network *net, const char *weights);
-size_t pydn_weights_floats(network *net);  /* floats load_weights() reads */
-int pydn_output_classes(network *net);
-/* The whole of test_detector's pipeline for one image (CHW RGB floats in [0, 1]). */
-int pydn_detect(network *net, image im, float thresh, float hier_thresh, float nms,
-                int nms_obj, pydn_dets *out);
-void pydn_free_dets(pydn_dets *d);
-/* Fill `out` (malloc'd arrays, freed by pydn_free_dets) from n detections. */
-void pydn_pack_dets(detection *dets, int n, int classes, pydn_dets *out);
-/* network_predict_image: copies min(n, net->outputs) scores into out. */
-int pydn_classify(network *net, image im, float *out, int n);
-int pydn_letterbox(image im, int w, int h, image *out);
-int pydn_free_image(image im);
-
-/* --- 8-bit images, batches and the CPU path (pydn_batch.c, csrc/fast/) ------------- */
 /* An HxW image of interleaved 8-bit channels (1, 3 or 4), as numpy/OpenCV hold it. */
 typedef struct {
     const unsigned char *data;
@@ -67,21 +58,31 @@ typedef struct {
     long col_stride; /* bytes from one pixel to the next */
 } pydn_u8image;
 
-/* The 3 x h x w planes load_image_color() makes of the image (pixel / 255.). */
-int pydn_u8_to_planes(const pydn_u8image *im, const int order[3], float *out);
-/* letterbox_image(load_image_color(...), w, h) of upstream, computed from the bytes:
- * order[k] is the source channel of Darknet's plane k (R, G, B).  out: 3 x h x w. */
-int pydn_letterbox_u8(const pydn_u8image *im, const int order[3], int w, int h, float *out);
-
 /* test_detector's pipeline for n images at once in Darknet's batch dimension: batch n
  * (buffers grown once when needed), letterbox each image into net->input, one forward
  * pass, get_network_boxes + NMS per image, then the network's batch is restored.
  * outs: n results (free each with pydn_free_dets).
- * *forward_seconds: the time spent in the forward pass alone. */
+ * *forward_seconds: the time spent in the forward pass alone.
+ * pydn_detect: one image in Darknet's layout (CHW RGB floats in [0, 1]), letterboxed by
+ * upstream's letterbox_image.  pydn_detect_u8: 8-bit images, order as for
+ * pydn_u8_to_planes. */
+int pydn_detect(network *net, image im, float thresh, float hier_thresh, float nms,
+                int nms_obj, pydn_dets *out, double *forward_seconds);
 int pydn_detect_u8(network *net, const pydn_u8image *ims, int n, const int order[3],
                    float thresh, float hier_thresh, float nms, int nms_obj, pydn_dets *outs,
                    double *forward_seconds);
+void pydn_free_dets(pydn_dets *d);
+double pydn_seconds(void);  /* the monotonic clock, in seconds */
 
+/* --- 8-bit images (pydn_u8image.c) -------------------------------------------------- */
+/* The 3 x h x w planes load_image_color() makes of the image (pixel / 255.):
+ * order[k] is the source channel of Darknet's plane k (R, G, B). */
+int pydn_u8_to_planes(const pydn_u8image *im, const int order[3], float *out);
+/* letterbox_image(load_image_color(...), w, h) of upstream, computed from the bytes
+ * into out (3 x h x w).  Unguarded: for use inside guarded entry points. */
+void pydn_letterbox_u8(const pydn_u8image *im, const int order[3], int w, int h, float *out);
+
+/* --- the CPU path (csrc/fast/, or pydn_cpu_upstream.c without DARKNET_FAST) --------- */
 /* The forward pass on input, output in the layers (upstream network_predict, or the
  * DARKNET_FAST loop, which skips the training-only work). */
 void pydn_forward(network *net, float *input);

@@ -125,17 +125,3 @@ void pydn_batch_network(network *net, int batch)
     net->batch = batch;
     for (int i = 0; i < net->n; ++i) net->layers[i].batch = batch;
 }
-
-int pydn_set_batch(network *net, int batch)
-{
-    PYDN_GUARD_BEGIN
-    pydn_batch_network(net, batch);
-    PYDN_GUARD_END
-}
-
-int pydn_parse_network_cfg_batch(const char *cfg, network **out)
-{
-    PYDN_GUARD_BEGIN
-    *out = parse_network_cfg((char *)cfg);
-    PYDN_GUARD_END
-}

@@ -22,17 +22,8 @@ int pydn_gpu_name(int gpu, char *buf, int len);
  * built next live on GPU `gpu`, or on the CPU for gpu < 0.  Checks the device exists. */
 int pydn_use_device(int gpu);
 /* set_batch_network() that a CPU network of a cuDNN build survives (upstream's sets up
- * cuDNN descriptors whatever the device).  `batch` must not exceed the batch the
- * network's buffers were allocated for (its cfg's batch / subdivisions).
- * pydn_batch_network() is the unguarded form, for use inside guarded entry points. */
-int pydn_set_batch(network *net, int batch);
+ * cuDNN descriptors whatever the device).  Unguarded: for use inside guarded entry
+ * points; `batch` must not exceed the batch the network's buffers were allocated for. */
 void pydn_batch_network(network *net, int batch);
-/* parse_network_cfg() as is: buffers for the cfg's batch / subdivisions images. */
-int pydn_parse_network_cfg_batch(const char *cfg, network **out);
-
-/* Benchmark-only (benchmarks/gpu_bench.py): test_detector's pipeline for net->batch
- * images in one forward pass.  outs[i] as pydn_detect() fills it, for ims[i]. */
-int pydn_bench_detect_batch(network *net, image *ims, int n, float thresh, float hier_thresh,
-                            float nms, pydn_dets *outs);
 
 #endif /* PYDN_DEVICE_H */

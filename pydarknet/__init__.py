@@ -9,10 +9,9 @@
 from __future__ import annotations
 
 from ._lib import set_verbose
-from .api import classify, detect, detect_image
-from .batch import detect_batch
+from .api import classify, detect, detect_batch, detect_image
 from .cpu import get_num_threads, set_num_threads
-from .detector import Box, Detection, Detector
+from .detector import Detector
 from .device import cuda_info, gpu_available, gpu_count, resolve_device
 from .draw import class_color, draw_detections
 from .errors import (
@@ -30,6 +29,7 @@ from .errors import (
 from .folder import detect_files, find_images
 from .models import MODELS, download
 from .network import Metadata, Network, load_meta, load_net
+from .results import Box, Detection
 from .video import annotate_video, detect_video
 
 __version__ = "0.1.0"

@@ -7,28 +7,63 @@ owning wrappers live in :mod:`pydarknet.network`.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Any, TypeAlias
 
 from .errors import DarknetError
 
+#: A cffi C object (a ``pydn_*`` struct, a pointer, an array): cffi's own types know no
+#: struct fields, so to the type checker it is Any.
+CData: TypeAlias = Any
+#: The cffi ``FFI`` of the compiled extension, and its ``lib`` (every pydn_* function of
+#: csrc/cdef/ and Darknet's enum values): built at compile time, untyped to the checker.
+FFI: TypeAlias = Any
+Lib: TypeAlias = Any
+
+
+def _not_loaded(exc: ImportError) -> str:
+    """Why the compiled extension did not load, and what to do about it."""
+    here = Path(__file__).resolve().parent
+    source_folder = (here.parent / "pyproject.toml").is_file() and (here.parent / "csrc").is_dir()
+    missing = isinstance(exc, ModuleNotFoundError) and exc.name == f"{__package__}._darknet"
+    if missing and source_folder:
+        return (
+            f"this is pydarknet's source folder ({here}), not an installed pydarknet: "
+            "Darknet's C code is compiled when the package is installed, so there is no "
+            "compiled extension (pydarknet/_darknet*.so) here.  Python imports this folder "
+            "because it is in the current folder or on PYTHONPATH.  Either install "
+            f"pydarknet (`pip install {here.parent}`) and run Python from another folder, or, "
+            f"to work on pydarknet, make an editable install (`pip install -e {here.parent}`, "
+            "see docs/CONTRIBUTING.md), which works from here too."
+        )
+    return (
+        f"pydarknet's compiled extension could not be loaded: {exc}.  The installation "
+        "looks broken: reinstall pydarknet (`pip install --force-reinstall pydarknet`, or "
+        "`pip install .` from a checkout, which compiles Darknet)."
+    )
+
+
+ffi: FFI
+lib: Lib
 try:
     from ._cuda_libs import import_extension
 
     ffi, lib = import_extension()  # a GPU build may need NVIDIA's wheels loaded first
-except ImportError as exc:  # pragma: no cover - only on a broken install
-    raise ImportError(
-        "pydarknet's compiled extension could not be loaded: "
-        f"{exc}. Reinstall with `pip install .` from a checkout (it compiles Darknet)."
-    ) from exc
+except ImportError as exc:
+    raise ImportError(_not_loaded(exc)) from exc
 
-__all__ = ["check", "ffi", "lib", "set_verbose"]
+__all__ = ["CData", "check", "ffi", "lib", "set_verbose"]
 
 darknet_logger = logging.getLogger("pydarknet.darknet")
 _LEVELS = (logging.INFO, logging.WARNING)  # Darknet's stdout, stderr
 
 
-@ffi.def_extern()
-def pydn_python_log(level: int, line) -> None:  # type: ignore[no-untyped-def]
-    darknet_logger.log(_LEVELS[level], ffi.string(line).decode("utf-8", "replace"))
+def pydn_python_log(level: int, line: CData) -> None:
+    text: bytes = ffi.string(line)
+    darknet_logger.log(_LEVELS[level], text.decode("utf-8", "replace"))
+
+
+ffi.def_extern(name="pydn_python_log")(pydn_python_log)  # C's log callback
 
 
 def set_verbose(on: bool = True) -> None:
@@ -37,7 +72,8 @@ def set_verbose(on: bool = True) -> None:
 
 
 def last_error() -> str:
-    return ffi.string(lib.pydn_last_error()).decode("utf-8", "replace")
+    text: bytes = ffi.string(lib.pydn_last_error())
+    return text.decode("utf-8", "replace")
 
 
 def check(rc: int, what: str, exc: type[Exception] = DarknetError) -> None:

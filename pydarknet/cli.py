@@ -25,28 +25,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
+import numpy as np
 from tqdm import tqdm
 
 from . import _lib, cli_video
+from .cli_options import add_model_options, make_detector
 from .detector import Detector
 from .draw import draw_detections
 from .errors import DarknetError
 from .folder import ImageResult, ResultsWriter, detect_files, find_images
-from .models import DEFAULT_MODEL, MODELS, download
-
-
-def add_model_options(p: argparse.ArgumentParser) -> None:
-    """--model / --cfg --weights --data and the thresholds (shared with ``video``)."""
-    p.add_argument("--model", default=None, help=f"zoo model (default {DEFAULT_MODEL})")
-    p.add_argument("--cfg", help="network .cfg (instead of --model)")
-    p.add_argument("--weights", help="network .weights (with --cfg)")
-    p.add_argument("--data", help=".data or .names file (with --cfg)")
-    p.add_argument("--thresh", type=float, default=0.5)
-    p.add_argument("--hier-thresh", type=float, default=0.5)
-    p.add_argument("--nms", type=float, default=0.45)
-    p.add_argument("--no-confidence", action="store_true",
-                   help="label boxes with class names only, as Darknet does")  # fmt: skip
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+from .models import MODELS, download
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -76,20 +64,17 @@ def _build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def make_detector(args: argparse.Namespace) -> Detector:
-    if args.cfg:
-        if not (args.weights and args.data):
-            raise SystemExit("pydarknet: --cfg needs --weights and --data")
-        return Detector(cfg=args.cfg, weights=args.weights, names=args.data, thresh=args.thresh,
-                        hier_thresh=args.hier_thresh, nms=args.nms)  # fmt: skip
-    return Detector(args.model or DEFAULT_MODEL, thresh=args.thresh,
-                    hier_thresh=args.hier_thresh, nms=args.nms)  # fmt: skip
-
-
 def _darknet_lines(res: ImageResult, name: str | None = None) -> list[str]:
     """What ``./darknet detect`` prints for an image (named as given, or its path)."""
     lines = [f"{name or res.path}: Predicted in {res.seconds:f} seconds."]
     return lines + [f"{d.label}: {d.confidence * 100:.0f}%" for d in res.detections]
+
+
+def _annotated(det: Detector, res: ImageResult, args: argparse.Namespace) -> np.ndarray:
+    """The image of a result without error, with its detections drawn."""
+    assert res.image is not None  # only a result with an error has none
+    return draw_detections(res.image, res.detections, len(det.names),
+                           confidence=not args.no_confidence)  # fmt: skip
 
 
 def _json_line(res: ImageResult) -> str:
@@ -127,9 +112,7 @@ def _detect_one(det: Detector, args: argparse.Namespace, image: str) -> int:
         raise res.error
     print(_json_line(res) if args.json else "\n".join(_darknet_lines(res, image)))
     if not args.no_save:
-        drawn = draw_detections(res.image, res.detections, len(det.names),  # type: ignore[arg-type]
-                                confidence=not args.no_confidence)  # fmt: skip
-        cv2.imwrite(args.out or "predictions.jpg", drawn)
+        cv2.imwrite(args.out or "predictions.jpg", _annotated(det, res, args))
     return 0
 
 
@@ -151,9 +134,7 @@ def _detect_many(det: Detector, args: argparse.Namespace, paths: list[Path]) -> 
             if not args.quiet:
                 tqdm.write(_json_line(res) if args.json else "\n".join(_darknet_lines(res)))
             if not args.no_save:
-                drawn = draw_detections(res.image, res.detections, len(det.names),  # type: ignore[arg-type]
-                                        confidence=not args.no_confidence)  # fmt: skip
-                cv2.imwrite(str(outputs.path(res.path)), drawn)
+                cv2.imwrite(str(outputs.path(res.path)), _annotated(det, res, args))
         bar.close()
     print(f"{len(paths) - failed} images, {failed} failed; results in {results.path}",
           file=sys.stderr)  # fmt: skip

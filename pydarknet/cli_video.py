@@ -14,14 +14,13 @@ import argparse
 import sys
 from typing import Any
 
+from .cli_options import add_model_options
 from .detector import Detector
 from .video import annotate_video
 
 
 def add_parser(sub: Any) -> None:
     """Register ``video`` on the main parser's subparsers."""
-    from .cli import add_model_options
-
     v = sub.add_parser("video", help="detect objects in a video file or camera (index)")
     v.add_argument("source", metavar="IN", help="video file, or camera index such as 0")
     add_model_options(v)

@@ -1,9 +1,10 @@
 """CPU settings of the compiled library: threads, and per-layer timing.
 
-The default build (``DARKNET_FAST``) runs Darknet's CPU path with OpenBLAS kept
-single-threaded inside pydarknet's own OpenMP threads; :func:`set_num_threads` sets how
-many (default: OpenMP's, i.e. ``OMP_NUM_THREADS`` or the number of CPUs).  A build with
-``-DDARKNET_FAST=OFF`` is upstream's single-threaded code and ignores it.
+The default build (``DARKNET_FAST``) runs Darknet's CPU path on pydarknet's own thread
+pool (csrc/fast/pool.c, not OpenMP), with OpenBLAS kept single-threaded inside it;
+:func:`set_num_threads` sets how many threads, the caller's included (default:
+``OMP_NUM_THREADS`` when set, else the number of CPUs this process may use).  A build
+with ``-DDARKNET_FAST=OFF`` is upstream's single-threaded code and ignores it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import statistics
 import numpy as np
 
 from ._lib import ffi, lib
+from .core import raw_detect_arrays
 from .network import Network
 
 __all__ = ["fast_build", "get_num_threads", "profile_layers", "set_num_threads"]
@@ -36,8 +38,6 @@ def get_num_threads() -> int:
 def profile_layers(net: Network, image: np.ndarray, runs: int = 15) -> list[tuple[str, float]]:
     """(layer type, median seconds) of each layer's forward over ``runs`` detections of
     ``image`` (DARKNET_FAST builds; empty otherwise)."""
-    from .batch import raw_detect_arrays  # here: batch imports the api this module is beside
-
     was = lib.pydn_profile(1)
     buf = ffi.new("double[]", 4096)
     samples: list[list[float]] = []

@@ -1,78 +1,23 @@
-"""The high-level :class:`Detector` and its small typed results."""
+"""The high-level :class:`Detector`: a model, its class names and its options in one
+object (its results are the value types of :mod:`pydarknet.results`)."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .api import RawDetections, raw_detect
-from .batch import raw_detect_arrays
+from .core import raw_detect, raw_detect_arrays
 from .device import Device
+from .draw import draw_detections
+from .errors import DarknetValueError
 from .images import DarknetImage, read_image
 from .models import DEFAULT_MODEL, get_model, weights_path
 from .network import Metadata, Network, load_meta, load_net
+from .results import Box, Detection, RawDetections, to_detections
 
 __all__ = ["Box", "Detection", "Detector"]
-
-
-@dataclass(frozen=True)
-class Box:
-    """A box by its centre and size, in pixels of the input image."""
-
-    x: float
-    y: float
-    w: float
-    h: float
-
-    @property
-    def xywh(self) -> tuple[float, float, float, float]:
-        """(centre x, centre y, width, height)."""
-        return (self.x, self.y, self.w, self.h)
-
-    @property
-    def xyxy(self) -> tuple[float, float, float, float]:
-        """(left, top, right, bottom)."""
-        return (self.x - self.w / 2, self.y - self.h / 2, self.x + self.w / 2, self.y + self.h / 2)
-
-    @property
-    def tlwh(self) -> tuple[float, float, float, float]:
-        """(left, top, width, height), as OpenCV and COCO use."""
-        return (self.x - self.w / 2, self.y - self.h / 2, self.w, self.h)
-
-
-@dataclass(frozen=True)
-class Detection:
-    """One detected object: class name and index, confidence in (thresh, 1], box."""
-
-    label: str
-    class_id: int
-    confidence: float
-    box: Box
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: label, class_id, confidence, box {x, y, w, h}."""
-        return {
-            "label": self.label,
-            "class_id": self.class_id,
-            "confidence": self.confidence,
-            "box": dict(zip(("x", "y", "w", "h"), self.box.xywh, strict=True)),
-        }
-
-
-def to_detections(raw: RawDetections, meta: Metadata, *, darknet_order: bool = False):  # type: ignore[no-untyped-def]
-    """Detections of every (box, class) above the threshold; by confidence, or in the
-    order ``./darknet detect`` prints them."""
-    rows, cols = raw.pairs()
-    dets = [
-        Detection(meta.names[j], j, float(raw.probs[i, j]), Box(*map(float, raw.boxes[i])))
-        for i, j in zip(rows.tolist(), cols.tolist(), strict=True)
-    ]
-    if not darknet_order:
-        dets.sort(key=lambda d: -d.confidence)
-    return dets
 
 
 class Detector:
@@ -104,10 +49,10 @@ class Detector:
             cfg, names = zoo.cfg_path, names or zoo.names_path
             weights = weights or weights_path(zoo.name)
         elif names is None:
-            raise ValueError("Detector(cfg=...) needs names= (a .names or .data file)")
+            raise DarknetValueError("Detector(cfg=...) needs names= (a .names or .data file)")
         self.thresh, self.hier_thresh, self.nms = thresh, hier_thresh, nms
         self.net: Network = load_net(cfg, weights, device=device)
-        self.meta: Metadata = load_meta(names)  # type: ignore[arg-type]
+        self.meta: Metadata = load_meta(names)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -142,7 +87,7 @@ class Detector:
     ) -> list[Detection]:
         """Detections in an image file or a BGR (``rgb=True``: RGB) uint8 array."""
         raw = self.raw(image, rgb=rgb, thresh=thresh)
-        return to_detections(raw, self.meta, darknet_order=darknet_order)
+        return to_detections(raw, self.meta.names, darknet_order=darknet_order)
 
     __call__ = detect
 
@@ -151,8 +96,6 @@ class Detector:
     ) -> np.ndarray:
         """A copy of a BGR image with the detections drawn as Darknet draws them, each
         label with its confidence (``dog 56%``) unless ``confidence=False``."""
-        from .draw import draw_detections
-
         return draw_detections(image, detections, len(self.names), confidence=confidence)
 
     def close(self) -> None:

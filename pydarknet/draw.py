@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
-from .detector import Detection
+from .results import Detection
 
 __all__ = ["class_color", "draw_detections", "label_text"]
 

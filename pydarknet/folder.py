@@ -23,10 +23,11 @@ from typing import IO, Any
 
 import numpy as np
 
-from .detector import Detection, Detector, to_detections
+from .detector import Detector
 from .errors import DarknetError, DarknetFileNotFoundError
 from .images import DarknetImage, from_array, read_image
 from .pipeline import pipelined
+from .results import Detection, to_detections
 
 __all__ = ["IMAGE_SUFFIXES", "ImageResult", "ResultsWriter", "detect_files", "find_images"]
 
@@ -121,7 +122,7 @@ def detect_files(
         start = time.perf_counter()
         raw = detector.raw(converted)
         seconds = time.perf_counter() - start
-        dets = to_detections(raw, detector.meta, darknet_order=darknet_order)
+        dets = to_detections(raw, detector.meta.names, darknet_order=darknet_order)
         return ImageResult(path, image, dets, seconds)
 
     with closing(pipelined(decode(), infer, depth=depth)) as items:

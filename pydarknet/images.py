@@ -2,7 +2,7 @@
 
 Darknet wants planar (CHW) RGB float32 in [0, 1].  The original program decodes files
 with OpenCV's ``imread(IMREAD_COLOR)`` and divides by 255 in double precision; doing the
-same (in C, csrc/pydn_batch.c, through a 256-entry table) gives bit-identical input.
+same (in C, csrc/pydn_u8image.c, through a 256-entry table) gives bit-identical input.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ._lib import check, ffi, lib
+from ._lib import CData, check, ffi, lib
 from .errors import ImageError
 from .network import existing_file
 
@@ -41,7 +41,7 @@ class DarknetImage:
     def w(self) -> int:
         return int(self.planes.shape[2])
 
-    def cdata(self):  # type: ignore[no-untyped-def]
+    def cdata(self) -> CData:
         """A by-value ``image`` struct pointing at ``planes``; self keeps it valid."""
         c, h, w = self.planes.shape
         buf = ffi.from_buffer("float[]", self.planes)
@@ -78,7 +78,7 @@ def u8_view(array: object, name: str = "image") -> np.ndarray:
     return hwc
 
 
-def fill_u8image(hwc: np.ndarray, out, rgb: bool = False):  # type: ignore[no-untyped-def]
+def fill_u8image(hwc: np.ndarray, out: CData, rgb: bool = False) -> CData:
     """Describe a :func:`u8_view` array in the ``pydn_u8image`` ``out``; returns the plane
     order for C (alpha is dropped and gray replicated, as imread(IMREAD_COLOR) does).
     The array must outlive the C call."""

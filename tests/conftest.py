@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests' own helper modules
 
-import reference
+from helpers import reference
 
 from pydarknet import models
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import reference
-from small_net import write_classifier
+from helpers import reference
+from helpers.small_net import write_classifier
 
 import pydarknet
 from pydarknet.models import MODELS, expected_sizes
@@ -134,6 +134,13 @@ def test_zoo_sizes_follow_from_cfg() -> None:
         assert (
             m.url.endswith(f"/{name}.weights") and m.cfg_path.is_file() and m.names_path.is_file()
         )
+
+
+def test_installed_data_is_the_zoo_list() -> None:
+    """The build ships the files pydarknet/zoo.json names (CMake reads the same list)."""
+    shipped = {p.name for p in pydarknet.models.data_file("coco.data").parent.iterdir()}
+    listed = {m.cfg for m in MODELS.values()} | {m.names for m in MODELS.values()}
+    assert shipped == listed | {"coco.data"}
 
 
 def test_cached_weights_verified(tiny_weights) -> None:  # type: ignore[no-untyped-def]

@@ -1,6 +1,6 @@
 """At least 30 distinct bad inputs, each in its own interpreter: every one must raise a
 pydarknet exception (never crash, exit or abort), and a correct detection must follow in
-the same process.  The cases are in tests/bad_inputs.py."""
+the same process.  The cases are in tests/helpers/bad_inputs.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from bad_inputs import CASES, SCRIPT
+from helpers.bad_inputs import CASES, SCRIPT
 
 TESTS = Path(__file__).resolve().parent
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import reference
-from compare import assert_reproduced
+from helpers import reference
+from helpers.compare import assert_reproduced
 
 import pydarknet
 from pydarknet.api import raw_detect
-from pydarknet.batch import raw_detect_arrays
+from pydarknet.core import raw_detect_arrays
 from pydarknet.errors import DarknetValueError, ImageError
 from pydarknet.images import from_array
 

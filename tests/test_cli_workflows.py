@@ -12,8 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import reference
-from media import decoded_frames, image_folder, make_video
+from helpers import reference
+from helpers.media import decoded_frames, image_folder, make_video
 
 import pydarknet
 

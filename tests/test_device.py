@@ -6,17 +6,14 @@ and no-GPU behaviour is checked for whichever build is installed.
 
 from __future__ import annotations
 
-import sys
 import warnings
-from pathlib import Path
 
 import pytest
+from helpers.compare import mismatches
 
 import pydarknet
 from pydarknet import DarknetValueError, GPUError, device
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from detections_match import mismatches
+from pydarknet.images import read_image
 
 INFO = pydarknet.cuda_info()
 needs_gpu = pytest.mark.skipif(
@@ -118,22 +115,15 @@ def test_missing_gpu_index_raises(tiny_cfg: str) -> None:
 
 
 @needs_gpu
-def test_gpu_batch_matches_single(
-    tiny_cfg: str, tiny_weights: str, meta, data_dir, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
-    """The benchmark's batch path (pydn_bench_detect_batch) on the GPU, vs batch 1."""
-    from gpu_bench import BatchNet
-
-    from pydarknet.images import load_image
-
-    names = ("dog.jpg", "horses.jpg")
-    with pydarknet.load_net(tiny_cfg, tiny_weights, gpu=0) as single:
-        expected = [pydarknet.detect(single, meta, str(data_dir / n), thresh=0.25) for n in names]
-    net = BatchNet(tiny_cfg, tiny_weights, 2, 0, str(tmp_path))
-    try:
-        got = net.detect([load_image(data_dir / n) for n in names], meta.names)
-    finally:
-        net.close()
+def test_gpu_batch_matches_single(tiny_cfg: str, tiny_weights: str, meta, data_dir) -> None:  # type: ignore[no-untyped-def]
+    """detect_batch on the GPU (the network's buffers grown for the batch) vs batch 1."""
+    names = ("dog.jpg", "horses.jpg", "dog.jpg")
+    arrays = [read_image(data_dir / n) for n in names]
+    with pydarknet.load_net(tiny_cfg, tiny_weights, gpu=0) as net:
+        expected = [pydarknet.detect(net, meta, str(data_dir / n), thresh=0.25) for n in names]
+        got = pydarknet.detect_batch(net, meta, arrays, thresh=0.25)
+        again = pydarknet.detect(net, meta, str(data_dir / names[0]), thresh=0.25)
     for name, want, have in zip(names, expected, got, strict=True):
         assert want, name
         assert mismatches(have, want, 0.25) == [], name
+    assert mismatches(again, expected[0], 0.25) == []  # back at batch 1, still right

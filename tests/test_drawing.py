@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import reference
+from helpers import reference
 
 import pydarknet
 from pydarknet.draw import class_color, label_text
@@ -169,7 +169,7 @@ def test_pipeline_errors_and_early_exit() -> None:
             break
     gen.close()  # leaving early stops both threads
     assert threading.active_count() == before
-    with pytest.raises(ValueError):
+    with pytest.raises(pydarknet.DarknetValueError):
         next(pipelined([], lambda x: x, depth=0))
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from media import decoded_frames, image_folder, make_video
-from small_net import write_classifier
+from helpers.media import decoded_frames, image_folder, make_video
+from helpers.small_net import write_classifier
 
 import pydarknet
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import reference
-from compare import NEAR, assert_reproduced
+from helpers import reference
+from helpers.compare import NEAR, assert_reproduced
 
 import pydarknet
 from pydarknet import cpu
 from pydarknet._lib import ffi, lib
-from pydarknet.batch import raw_detect_arrays
+from pydarknet.core import raw_detect_arrays
 
 needs_fast = pytest.mark.skipif(not cpu.fast_build(), reason="upstream build (DARKNET_FAST=OFF)")
 

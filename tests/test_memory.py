@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import psutil
 import pytest
-from small_net import write_small_net
+from helpers.small_net import write_small_net
 
 import pydarknet
 

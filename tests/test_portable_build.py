@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import reference
-from compare import NEAR, assert_reproduced
+from helpers.compare import NEAR, assert_reproduced
 
 import pydarknet
 from pydarknet import cpu

@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import reference
-from compare import NEAR, assert_reproduced
+from helpers import reference
+from helpers.compare import NEAR, assert_reproduced
 
 import pydarknet
 from pydarknet.api import raw_detect

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 import pytest
-from small_net import write_small_net
+from helpers.small_net import write_small_net
 
 import pydarknet
 from pydarknet.api import raw_detect

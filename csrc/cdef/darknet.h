@@ -43,5 +43,3 @@ typedef struct {
     int c;
     float *data;
 } image;
-
-extern int gpu_index;

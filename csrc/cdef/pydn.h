@@ -13,18 +13,15 @@ typedef struct {
     float *objectness;
 } pydn_dets;
 
-int pydn_load_network(const char *cfg, const char *weights, int clear, network **out);
 int pydn_free_network(network *net);
 int pydn_parse_network(const char *cfg, network **out);
 int pydn_load_weights(network *net, const char *weights);
 size_t pydn_weights_floats(network *net);
 int pydn_output_classes(network *net);
 int pydn_detect(network *net, image im, float thresh, float hier_thresh, float nms,
-                int nms_obj, pydn_dets *out);
+                int nms_obj, pydn_dets *out, double *forward_seconds);
 void pydn_free_dets(pydn_dets *d);
 int pydn_classify(network *net, image im, float *out, int n);
-int pydn_letterbox(image im, int w, int h, image *out);
-int pydn_free_image(image im);
 
 /* csrc/pydn.h, 8-bit images, batches and the CPU path */
 typedef struct {
@@ -35,11 +32,9 @@ typedef struct {
 } pydn_u8image;
 
 int pydn_u8_to_planes(const pydn_u8image *im, const int order[3], float *out);
-int pydn_letterbox_u8(const pydn_u8image *im, const int order[3], int w, int h, float *out);
 int pydn_detect_u8(network *net, const pydn_u8image *ims, int n, const int order[3],
                    float thresh, float hier_thresh, float nms, int nms_obj, pydn_dets *outs,
                    double *forward_seconds);
-void pydn_fast_prepare(network *net);
 void pydn_fast_restore(network *net);
 int pydn_fast_build(void);
 int pydn_set_threads(int n);

@@ -6,7 +6,6 @@
 #include <float.h>
 #include <pthread.h>
 #include <math.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -301,13 +300,6 @@ static int profile_on;
 static double profile_s[PYDN_PROFILE_MAX];
 static int profile_n;
 
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int pydn_profile(int on)
 {
     int was = profile_on;
@@ -374,9 +366,9 @@ static void forward_images(const network *net, float *input, int b0, int nb, int
     for (int i = 0; i < n.n; ++i) {
         n.index = i;
         layer l = n.layers[i];
-        double t0 = profile ? seconds() : 0;
+        double t0 = profile ? pydn_seconds() : 0;
         l.forward(l, n);
-        if (profile && i < PYDN_PROFILE_MAX) profile_s[i] = seconds() - t0;
+        if (profile && i < PYDN_PROFILE_MAX) profile_s[i] = pydn_seconds() - t0;
         n.input = l.output;
         if (l.truth) n.truth = l.output;
     }

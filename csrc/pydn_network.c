@@ -1,6 +1,8 @@
 /*
- * pydn_api.c - guarded entry points used by pydarknet (declared in pydn.h).
- * Each mirrors a piece of Darknet's own code path, cited in its comment.
+ * pydn_network.c - networks (declared in pydn.h): parse a cfg, load weights, repair two
+ * upstream bugs, free everything, count the floats a weights file must hold, and
+ * classify an image.  Each mirrors a piece of Darknet's own code path, cited in its
+ * comment; detection is in pydn_detect.c.
  */
 #include <string.h>
 #ifdef __GLIBC__
@@ -45,17 +47,6 @@ static void repair_network(network *net)
     }
 }
 
-int pydn_load_network(const char *cfg, const char *weights, int clear, network **out)
-{
-    PYDN_GUARD_BEGIN
-    /* examples/detector.c test_detector(): load_network(), then batch 1 */
-    network *net = load_network((char *)cfg, (char *)weights, clear);
-    repair_network(net);
-    pydn_batch_network(net, 1);  /* set_batch_network, CPU-safe */
-    *out = net;
-    PYDN_GUARD_END
-}
-
 int pydn_free_network(network *net)
 {
     PYDN_GUARD_BEGIN
@@ -86,55 +77,6 @@ int pydn_output_classes(network *net)
     return l.classes;
 }
 
-/* Copy Darknet's detections into flat arrays for Python (pydn.h). */
-void pydn_pack_dets(detection *dets, int n, int classes, pydn_dets *out)
-{
-    out->n = n;
-    out->classes = classes;
-    out->boxes = malloc(sizeof(float) * 4 * (n ? n : 1));
-    out->probs = malloc(sizeof(float) * classes * (n ? n : 1));
-    out->objectness = malloc(sizeof(float) * (n ? n : 1));
-    for (int i = 0; i < n; ++i) {
-        out->boxes[4 * i + 0] = dets[i].bbox.x;
-        out->boxes[4 * i + 1] = dets[i].bbox.y;
-        out->boxes[4 * i + 2] = dets[i].bbox.w;
-        out->boxes[4 * i + 3] = dets[i].bbox.h;
-        memcpy(out->probs + (size_t)i * classes, dets[i].prob, sizeof(float) * classes);
-        out->objectness[i] = dets[i].objectness;
-    }
-}
-
-int pydn_detect(network *net, image im, float thresh, float hier_thresh, float nms,
-                int nms_obj, pydn_dets *out)
-{
-    memset(out, 0, sizeof *out);
-    PYDN_GUARD_BEGIN
-    /* examples/detector.c test_detector(), minus the drawing */
-    layer l = net->layers[net->n - 1];
-    image sized = letterbox_image(im, net->w, net->h);
-    pydn_forward(net, sized.data); /* network_predict, or the DARKNET_FAST loop */
-    free_image(sized);
-    int nboxes = 0;
-    detection *dets = get_network_boxes(net, im.w, im.h, thresh, hier_thresh, 0, 1, &nboxes);
-    if (nms > 0) {
-        if (nms_obj)
-            do_nms_obj(dets, nboxes, l.classes, nms);
-        else
-            do_nms_sort(dets, nboxes, l.classes, nms);
-    }
-    pydn_pack_dets(dets, nboxes, l.classes, out);
-    free_detections(dets, nboxes);
-    PYDN_GUARD_END
-}
-
-void pydn_free_dets(pydn_dets *d)
-{
-    free(d->boxes);
-    free(d->probs);
-    free(d->objectness);
-    memset(d, 0, sizeof *d);
-}
-
 int pydn_classify(network *net, image im, float *out, int n)
 {
     PYDN_GUARD_BEGIN
@@ -142,20 +84,6 @@ int pydn_classify(network *net, image im, float *out, int n)
     float *p = network_predict_image(net, im);
     if (n > net->outputs) n = net->outputs;
     memcpy(out, p, sizeof(float) * n);
-    PYDN_GUARD_END
-}
-
-int pydn_letterbox(image im, int w, int h, image *out)
-{
-    PYDN_GUARD_BEGIN
-    *out = letterbox_image(im, w, h);
-    PYDN_GUARD_END
-}
-
-int pydn_free_image(image im)
-{
-    PYDN_GUARD_BEGIN
-    free_image(im);
     PYDN_GUARD_END
 }
 

@@ -163,7 +163,7 @@ SCRIPT = r"""
 import builtins, os, sys, tempfile
 import numpy as np
 import pydarknet as pd
-from bad_inputs import CONV, NET, YOLO_HEAD
+from helpers.bad_inputs import CASES, CONV, NET, YOLO_HEAD
 
 CFG, WEIGHTS, DOG, NAMES, CASE, EXC = sys.argv[1:7]
 TINY = open(CFG).read()
@@ -198,7 +198,7 @@ def meta():
     return pd.load_meta(NAMES)
 
 expected = getattr(pd, EXC, None) or getattr(builtins, EXC)
-code = __import__('bad_inputs').CASES[CASE][0]
+code = CASES[CASE][0]
 try:
     exec(code)
 except expected as exc:
