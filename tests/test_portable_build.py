@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import reference
+from helpers import reference
 from helpers.compare import NEAR, assert_reproduced
 
 import pydarknet
