@@ -75,7 +75,7 @@ async function detect() {
   await render(body);
   const ms = Math.round(performance.now() - started);
   const n = body.detections.length;
-  setStatus(`${n} detection${n === 1 ? "" : "s"} at threshold ${thresh} ` +
+  setStatus(`${n} detection${n === 1 ? "" : "s"} at threshold ${Number(thresh).toFixed(2)} ` +
     `(${body.width}×${body.height}, ${ms} ms)`, "done");
   $("status").dataset.count = String(n);
 }
