@@ -9,9 +9,11 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import httpx
 
+HERE = Path(__file__).resolve().parent
 ADDRESS = re.compile(r"listening on (http://127\.0\.0\.1:\d+)/")
 
 
@@ -22,8 +24,9 @@ class Server:
                  timeout: float = 300.0) -> None:  # fmt: skip
         cmd = [sys.executable, "-m", "pydarknet.cli", "serve", "--host", "127.0.0.1",
                "--port", "0", *args]  # fmt: skip
+        # run from tests/ so that the installed package, not the source folder, is imported
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                                     stderr=subprocess.STDOUT, text=True, cwd=HERE)  # fmt: skip
         self.lines: list[str] = []
         self._found = threading.Event()
         self.url = ""
@@ -93,3 +96,12 @@ def same_to_rounding(want: list, got: list, dp: float = 1e-5, dbox: float = 1e-3
     for (_, wp, wb), (_, gp, gb) in zip(want, got, strict=True):
         assert abs(wp - gp) <= dp, (want, got)
         assert max(abs(a - b) for a, b in zip(wb, gb, strict=True)) <= dbox, (want, got)
+
+
+def batch_stats(url: str) -> tuple[float, float]:
+    """(batches, images) run so far, from /metrics."""
+    text = httpx.get(url + "/metrics", trust_env=False, timeout=60).text
+    count = re.search(r"^pydarknet_batch_size_count (\S+)$", text, re.M)
+    total = re.search(r"^pydarknet_batch_size_sum (\S+)$", text, re.M)
+    assert count and total, text
+    return float(count.group(1)), float(total.group(1))

