@@ -89,6 +89,12 @@ CASES = {  # name: (body bytes or a function of dog.jpg's bytes, headers, status
         400,
         "truncated png",
     ),
+    "png_signature_then_noise": (
+        b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8,
+        JPEG,
+        415,
+        "not an image",
+    ),
     "png_bomb": (png_bomb(100_000, 100_000), JPEG, 413, "pixels"),
     "jpeg_bomb": (lambda d: jpeg_bomb(d, 60_000, 60_000), JPEG, 413, "pixels"),
     "over_megapixels": (
@@ -223,4 +229,16 @@ def test_a_bad_image_in_a_batch_fails_alone(server, still_right, dog_bytes, net,
             got = as_tuples(r.json())
             assert [g[0] for g in got] == [w[0] for w in want]
     assert time.perf_counter() - start < 300
+    still_right()
+
+
+def test_corrupt_jpeg_data_never_breaks_the_service(server, still_right, dog_bytes) -> None:  # type: ignore[no-untyped-def]
+    """Whole JPEG headers with noise for the compressed data: libjpeg may decode that
+    into a picture (200) or refuse it (400); never a 5xx, and the service answers after."""
+    scan = dog_bytes.index(b"\xff\xda") + 20
+    for noise in (bytes(range(256)) * 64, b"\xff" * 5000, b"\x00" * 5000):
+        r = httpx.post(server.url + "/detect", content=dog_bytes[:scan] + noise + b"\xff\xd9",
+                       headers=JPEG, trust_env=False, timeout=120)  # fmt: skip
+        assert r.status_code in (200, 400), r.text
+        assert "detections" in r.json() if r.status_code == 200 else "decode" in r.json()["detail"]
     still_right()

@@ -17,7 +17,7 @@ import warnings
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -101,7 +101,7 @@ def header_size(data: bytes) -> tuple[int, int, str]:
                 return im.size[0], im.size[1], str(im.format)
     except Image.DecompressionBombError as exc:
         raise InputError(413, f"image too large: {exc}") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+    except Exception:  # UnidentifiedImageError, or a header Pillow's parser chokes on
         raise InputError(415, "not an image (or not a format the service reads: "
                          "JPEG, PNG, BMP, TIFF, WebP, PPM ...)") from None  # fmt: skip
 
@@ -125,7 +125,10 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
     problem = truncated(data)
     if problem:
         raise InputError(400, f"cannot decode the image: {problem}")
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    try:
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error:
+        bgr = None
     if bgr is None or bgr.size == 0:
         raise InputError(400, f"cannot decode the {fmt} image (corrupt, truncated or a "
                          "variant OpenCV does not read)")  # fmt: skip
