@@ -34,7 +34,8 @@ def _positive(kind: type):  # type: ignore[no-untyped-def]
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("serve", help="run the HTTP detection service with its web page",
-                       description=__doc__.split("\n\n")[0])  # fmt: skip
+                       description="Run the detection service (HTTP API, web page, dynamic "
+                       'batching); needs pip install "pydarknet[serve]".')  # fmt: skip
     s.add_argument("--model", help="zoo model (default yolov3-tiny)")
     s.add_argument("--cfg", help="network .cfg (instead of --model)")
     s.add_argument("--weights", help="network .weights (with --cfg)")
