@@ -102,8 +102,9 @@ class Service:
 
     def ready(self) -> Detector:
         if self.detector is None:
-            msg = f"the model failed to load: {self.error}" if self.error else "model loading"
-            raise InputError(503, msg)
+            if self.error:
+                raise InputError(503, f"the model failed to load: {self.error}")
+            raise InputError(503, "the model is still loading")
         return self.detector
 
 
