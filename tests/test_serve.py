@@ -156,9 +156,11 @@ def test_health_answers_while_the_model_works(batched, images) -> None:  # type:
     assert max(waits) < 1.0, waits  # while batches take up to seconds each on a CPU
 
 
-def test_models_metrics_docs_and_page(exact) -> None:  # type: ignore[no-untyped-def]
+def test_models_metrics_docs_and_page(exact, dog) -> None:  # type: ignore[no-untyped-def]
     def get(path: str) -> httpx.Response:
         return httpx.get(exact.url + path, trust_env=False, timeout=30)
+
+    assert post(exact.url, dog).status_code == 200  # counted in /metrics below
 
     model = get("/models").json()["models"][0]
     assert model["name"] == "yolov3-tiny" and model["classes"] == 80
