@@ -3,6 +3,7 @@
     pydarknet detect INPUT... [--model NAME | --cfg C --weights W --data D]
                               [--thresh T] [--out PATH] [--results FILE] [--json]
     pydarknet video IN [--out OUT] [--results FILE] [--max-frames N]
+    pydarknet serve [--host 127.0.0.1] [--port 8000] ... (see pydarknet/serve/command.py)
     pydarknet download NAME
     pydarknet models
 
@@ -35,6 +36,7 @@ from .draw import draw_detections
 from .errors import DarknetError
 from .folder import ImageResult, ResultsWriter, detect_files, find_images
 from .models import MODELS, download
+from .serve import command as serve_command
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -55,6 +57,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="many images: print nothing per image")  # fmt: skip
 
     cli_video.add_parser(sub)
+    serve_command.add_parser(sub)
 
     dl = sub.add_parser("download", help="download a zoo model's weights into the cache")
     dl.add_argument("name", choices=sorted(MODELS))
@@ -151,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_detect(args)
         if args.command == "video":
             return cli_video.cmd_video(args, make_detector(args))
+        if args.command == "serve":
+            return serve_command.cmd_serve(args)
         if args.command == "download":
             print(download(args.name, force=args.force))
             return 0

@@ -12,6 +12,12 @@ if [ ! -x /usr/bin/darknet ] || [ ! -f /usr/lib/darknet/libdarknet.so ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq darknet >/dev/null
 fi
+# 1b. A headless browser for the web page's test (test_serve_browser.py skips without it).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+      chromium chromium-driver >/dev/null; } || echo "run.sh: no chromium; the browser test skips" >&2
+fi
 # 2. Darknet's source tree (its data/ images are the test images).
 "$PY" tools/fetch_darknet_source.py darknet
 # 3. pydarknet itself, with the test extras, and the real yolov3-tiny weights.

@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("public functions", ("api", "cpu")),
     ("Detector", ("detector",)),
     ("workflows", ("folder", "video")),
+    ("service", ("serve", "serve.*")),
     ("command line", ("cli", "cli_*", "cli.*")),
     ("package facade", ("",)),  # pydarknet/__init__.py: re-exports, imported by no module
 )
