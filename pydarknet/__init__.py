@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from ._dist import installed_version  # first: it checks who wrote into this folder
 from ._lib import set_verbose
 from .api import classify, detect, detect_image
 from .batch import detect_batch
@@ -32,7 +33,7 @@ from .models import MODELS, download
 from .network import Metadata, Network, load_meta, load_net
 from .video import annotate_video, detect_video
 
-__version__ = "0.1.0"
+__version__ = installed_version()  # from the metadata (pyproject.toml)
 
 __all__ = [
     "MODELS",

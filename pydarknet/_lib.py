@@ -7,6 +7,7 @@ owning wrappers live in :mod:`pydarknet.network`.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from .errors import DarknetError
 
@@ -26,14 +27,31 @@ darknet_logger = logging.getLogger("pydarknet.darknet")
 _LEVELS = (logging.INFO, logging.WARNING)  # Darknet's stdout, stderr
 
 
-@ffi.def_extern()
-def pydn_python_log(level: int, line) -> None:  # type: ignore[no-untyped-def]
-    darknet_logger.log(_LEVELS[level], ffi.string(line).decode("utf-8", "replace"))
+_LOGGED: list[tuple[Any, Any]] = []  # (ffi, lib) of each loaded library (+ CUDA plugin)
+_verbose = False
+
+
+def attach_logger(ffi: Any, lib: Any) -> None:
+    """Define the log callback of a library's ffi; set_verbose() then covers it too."""
+
+    @ffi.def_extern(name="pydn_python_log")
+    def _log(level: int, line) -> None:  # type: ignore[no-untyped-def]
+        darknet_logger.log(_LEVELS[level], ffi.string(line).decode("utf-8", "replace"))
+
+    _LOGGED.append((ffi, lib))
+    if _verbose:
+        lib.pydn_set_log_callback(lib.pydn_python_log)
 
 
 def set_verbose(on: bool = True) -> None:
     """Route Darknet's own printing to the ``pydarknet.darknet`` logger (off by default)."""
-    lib.pydn_set_log_callback(lib.pydn_python_log if on else ffi.NULL)
+    global _verbose
+    _verbose = on
+    for ffi_, lib_ in _LOGGED:
+        lib_.pydn_set_log_callback(lib_.pydn_python_log if on else ffi_.NULL)
+
+
+attach_logger(ffi, lib)
 
 
 def last_error() -> str:

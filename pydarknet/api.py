@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._lib import check, ffi, lib
 from .batch import raw_detect_arrays
 from .errors import DarknetValueError, ImageError
 from .images import DarknetImage, from_array, load_image, read_image
@@ -62,9 +61,9 @@ def check_options(
     return checked
 
 
-def unpack_dets(out, width: int, height: int, thresh: float) -> RawDetections:  # type: ignore[no-untyped-def]
-    """A filled ``pydn_dets`` copied into NumPy (boxes scaled to pixels of a
-    ``width`` x ``height`` image); the caller still frees ``out``."""
+def unpack_dets(out, width: int, height: int, thresh: float, ffi) -> RawDetections:  # type: ignore[no-untyped-def]
+    """A filled ``pydn_dets`` (of the library whose ``ffi`` is given) copied into NumPy
+    (boxes scaled to pixels of a ``width`` x ``height`` image); the caller frees ``out``."""
     n, classes = out.n, out.classes
     boxes = np.frombuffer(ffi.buffer(out.boxes, 4 * 4 * n), np.float32).reshape(n, 4)
     probs = np.frombuffer(ffi.buffer(out.probs, 4 * classes * n), np.float32)
@@ -113,13 +112,14 @@ def raw_detect(
     """Run the CLI's detection pipeline on a converted image; boxes in pixels."""
     thresh, hier_thresh, nms = check_options(thresh, hier_thresh, nms, nms_kind)
     check_image_input(net, image.w, image.h)
+    ffi, lib = net.backend.ffi, net.backend.lib
     out = ffi.new("pydn_dets *")
-    cimg = image.cdata()
+    cimg = image.cdata(ffi)
     with net.locked() as ptr:
         rc = lib.pydn_detect(ptr, cimg, thresh, hier_thresh, nms, nms_kind == "obj", out)
     try:
-        check(rc, "detection failed")
-        return unpack_dets(out, image.w, image.h, thresh)
+        net.backend.check(rc, "detection failed")
+        return unpack_dets(out, image.w, image.h, thresh, ffi)
     finally:
         lib.pydn_free_dets(out)
 
@@ -186,10 +186,11 @@ def classify(
     check_image_input(net, img.w, img.h)
     n = min(net.outputs, len(meta.names))
     scores = np.empty(n, np.float32)
-    cimg = img.cdata()
+    ffi, lib = net.backend.ffi, net.backend.lib
+    cimg = img.cdata(ffi)
     with net.locked() as ptr:
         rc = lib.pydn_classify(ptr, cimg, ffi.from_buffer("float[]", scores), n)
-    check(rc, "classification failed")
+    net.backend.check(rc, "classification failed")
     res = [(meta.names[i], float(scores[i])) for i in range(n)]
     res.sort(key=lambda r: -r[1])
     return res

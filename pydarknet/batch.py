@@ -16,7 +16,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import api
-from ._lib import check, ffi, lib
 from .errors import DarknetValueError
 from .images import fill_u8image, u8_view
 from .network import Metadata, Network
@@ -60,6 +59,7 @@ def raw_detect_arrays(
     gray = [k.shape[2] == 1 for k in keep]
     if any(gray) and not all(gray):  # one channel order per call: replicate gray here
         keep = [np.repeat(k, 3, axis=2) if g else k for k, g in zip(keep, gray, strict=True)]
+    ffi, lib = net.backend.ffi, net.backend.lib
     descs = ffi.new("pydn_u8image[]", n)
     orders = [fill_u8image(k, descs[i], rgb) for i, k in enumerate(keep)]  # all alike
     outs = ffi.new("pydn_dets[]", n)
@@ -70,9 +70,10 @@ def raw_detect_arrays(
         )
     _timing.forward = seconds[0]
     try:
-        check(rc, "detection failed")
+        net.backend.check(rc, "detection failed")
         return [
-            api.unpack_dets(outs[i], keep[i].shape[1], keep[i].shape[0], thresh) for i in range(n)
+            api.unpack_dets(outs[i], keep[i].shape[1], keep[i].shape[0], thresh, ffi)
+            for i in range(n)
         ]
     finally:
         for i in range(n):

@@ -41,8 +41,9 @@ class DarknetImage:
     def w(self) -> int:
         return int(self.planes.shape[2])
 
-    def cdata(self):  # type: ignore[no-untyped-def]
-        """A by-value ``image`` struct pointing at ``planes``; self keeps it valid."""
+    def cdata(self, ffi=ffi):  # type: ignore[no-untyped-def]
+        """A by-value ``image`` struct of ``ffi`` (the library that reads it) pointing at
+        ``planes``; self keeps it valid."""
         c, h, w = self.planes.shape
         buf = ffi.from_buffer("float[]", self.planes)
         ptr = ffi.new("image *", {"w": w, "h": h, "c": c, "data": buf})
