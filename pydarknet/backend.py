@@ -20,7 +20,7 @@ from . import _lib
 from ._cuda_libs import import_extension
 from .errors import DarknetError
 
-__all__ = ["CPU_BACKEND", "PLUGIN", "Backend", "backend_for", "gpu_backend"]
+__all__ = ["CPU_BACKEND", "PLUGIN", "Backend", "backend_for", "gpu_backend", "gpu_expected"]
 
 PLUGIN = "pydarknet_cu13"  # the CUDA plugin's module (distribution pydarknet-cu13)
 _BUILD_GPU = 1  # pydn_build_flags() (csrc/pydn_device.h)
@@ -86,6 +86,12 @@ def gpu_backend() -> tuple[Backend | None, str]:
         if _gpu is None:
             _gpu = _load_plugin()
         return _gpu
+
+
+def gpu_expected() -> bool:
+    """True when a GPU build is installed (the plugin, or a GPU source build), whether or
+    not it can run here."""
+    return CPU_BACKEND.gpu_build or importlib.util.find_spec(PLUGIN) is not None
 
 
 def backend_for(gpu: int) -> Backend:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .backend import CPU_BACKEND, backend_for, gpu_backend
+from .backend import CPU_BACKEND, backend_for, gpu_backend, gpu_expected
 from .errors import DarknetValueError, GPUError
 
 __all__ = [
@@ -147,7 +147,7 @@ def resolve_device(device: Device = None, gpu: int | None = None) -> int:
     if wanted is None:  # auto
         if count:
             return 0
-        if gpu_backend()[0] is not None:
+        if gpu_expected():
             _warn_fallback(problem)
         return CPU
     if wanted == CPU:
@@ -167,7 +167,7 @@ def _warn_fallback(problem: str) -> None:
     if not _fallback_warned:
         _fallback_warned = True
         warnings.warn(
-            f"pydarknet was built with CUDA but cannot use a GPU here ({problem}); "
+            f"pydarknet has a CUDA build but cannot use a GPU here ({problem}); "
             "networks run on the CPU. Pass device='cpu' to silence this.",
             RuntimeWarning,
             stacklevel=4,
