@@ -41,12 +41,13 @@ class DarknetImage:
     def w(self) -> int:
         return int(self.planes.shape[2])
 
-    def cdata(self, ffi=ffi):  # type: ignore[no-untyped-def]
-        """A by-value ``image`` struct of ``ffi`` (the library that reads it) pointing at
-        ``planes``; self keeps it valid."""
+    def cdata(self, lib_ffi=None):  # type: ignore[no-untyped-def]
+        """A by-value ``image`` struct pointing at ``planes``; self keeps it valid.
+        ``lib_ffi``: the ffi of the library that reads it (default pydarknet's)."""
+        to = lib_ffi or ffi
         c, h, w = self.planes.shape
-        buf = ffi.from_buffer("float[]", self.planes)
-        ptr = ffi.new("image *", {"w": w, "h": h, "c": c, "data": buf})
+        buf = to.from_buffer("float[]", self.planes)
+        ptr = to.new("image *", {"w": w, "h": h, "c": c, "data": buf})
         self._keepalive = (buf, ptr)
         return ptr[0]
 
