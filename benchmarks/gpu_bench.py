@@ -28,7 +28,7 @@ import numpy as np
 
 import pydarknet
 from pydarknet import device, models
-from pydarknet._lib import check, ffi, lib
+from pydarknet.backend import backend_for
 from pydarknet.images import DarknetImage, load_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,29 +52,29 @@ class BatchNet:
     """A raw Darknet network allocated for ``batch`` images, on ``gpu`` (-1: CPU)."""
 
     def __init__(self, cfg: str, weights: str, batch: int, gpu: int, folder: str) -> None:
-        out = ffi.new("network **")
+        self.b = backend_for(gpu)  # the CUDA plugin's library for a GPU, else pydarknet's
+        out = self.b.ffi.new("network **")
         with device.building_on(gpu):
-            check(
-                lib.pydn_parse_network_cfg_batch(batch_cfg(cfg, batch, folder).encode(), out),
-                "parse",
-            )
+            cfg_batch = batch_cfg(cfg, batch, folder).encode()
+            self.b.check(self.b.lib.pydn_parse_network_cfg_batch(cfg_batch, out), "parse")
             self.ptr = out[0]
-            check(lib.pydn_load_weights(self.ptr, weights.encode()), "weights")
+            self.b.check(self.b.lib.pydn_load_weights(self.ptr, weights.encode()), "weights")
         self.batch = batch
         assert self.ptr.batch == batch
 
     def detect(self, images: list[DarknetImage], names: tuple[str, ...]) -> list[list[Detection]]:
         n = len(images)
         assert n == self.batch
-        dets = ffi.new("pydn_dets[]", n)
-        ims = ffi.new("image[]", [im.cdata() for im in images])
-        check(lib.pydn_bench_detect_batch(self.ptr, ims, n, THRESH, HIER, NMS, dets), "detect")
+        dets = self.b.ffi.new("pydn_dets[]", n)
+        ims = self.b.ffi.new("image[]", [im.cdata(self.b.ffi) for im in images])
+        rc = self.b.lib.pydn_bench_detect_batch(self.ptr, ims, n, THRESH, HIER, NMS, dets)
+        self.b.check(rc, "detect")
         result = []
         for i, im in enumerate(images):
             d = dets[i]
-            probs = np.frombuffer(ffi.buffer(d.probs, 4 * d.n * d.classes), np.float32)
+            probs = np.frombuffer(self.b.ffi.buffer(d.probs, 4 * d.n * d.classes), np.float32)
             probs = probs.reshape(d.n, d.classes)
-            boxes = np.frombuffer(ffi.buffer(d.boxes, 16 * d.n), np.float32).reshape(-1, 4)
+            boxes = np.frombuffer(self.b.ffi.buffer(d.boxes, 16 * d.n), np.float32).reshape(-1, 4)
             scale = np.array([im.w, im.h, im.w, im.h], np.float32)
             result.append(
                 [
@@ -82,11 +82,11 @@ class BatchNet:
                     for r, c in zip(*np.nonzero(probs > THRESH), strict=True)
                 ]
             )
-            lib.pydn_free_dets(dets + i)
+            self.b.lib.pydn_free_dets(dets + i)
         return result  # type: ignore[return-value]
 
     def close(self) -> None:
-        lib.pydn_free_network(self.ptr)
+        self.b.lib.pydn_free_network(self.ptr)
 
 
 def random_weights(cfg: str, path: str, seed: int = 0) -> None:
@@ -100,7 +100,7 @@ def random_weights(cfg: str, path: str, seed: int = 0) -> None:
     with net.locked() as ptr:
         for i in range(ptr.n):
             layer = ptr.layers[i]
-            if layer.type == lib.CONVOLUTIONAL:
+            if layer.type == net.backend.lib.CONVOLUTIONAL:
                 n = layer.n
                 parts.append(np.full(n, -5.0))
                 if layer.batch_normalize:

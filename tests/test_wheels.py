@@ -37,11 +37,15 @@ pytestmark = [
 
 
 def python310() -> str | None:
-    found = shutil.which("python3.10")
-    if found:
-        return found
+    """A Python 3.10 that runs (pyenv's shims exist for versions not selected)."""
     pyenv = sorted(Path.home().glob(".pyenv/versions/3.10*/bin/python3.10"))
-    return str(pyenv[-1]) if pyenv else None
+    for candidate in [*map(str, pyenv), shutil.which("python3.10")]:
+        if (
+            candidate
+            and subprocess.run([candidate, "-c", "pass"], capture_output=True).returncode == 0
+        ):
+            return candidate
+    return None
 
 
 def build(dest: Path, which: str) -> Path:
