@@ -154,7 +154,7 @@ def resolve_device(device: Device = None, gpu: int | None = None) -> int:
         return CPU
     if not count:
         fix = "use device='cpu' (gpu=-1)"
-        if gpu_backend()[0] is None:
+        if not gpu_expected():
             fix = f'install the CUDA plugin (pip install "pydarknet[cu13]"), or {fix}'
         raise GPUError(f"GPU {wanted} was asked for, but {problem}: {fix}")
     if wanted >= count:
