@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -173,9 +174,19 @@ def nvcc() -> str | None:
     )
 
 
-@pytest.mark.skipif(nvcc() is None, reason="no nvcc: the CUDA plugin wheel is not built")
-def test_cuda_plugin_wheel_links_nvidia_wheels(tmp_path_factory: pytest.TempPathFactory) -> None:
-    wheel = build(tmp_path_factory.mktemp("cu13"), "--cuda")
+needs_nvcc = pytest.mark.skipif(nvcc() is None, reason="no nvcc: the plugin wheel is not built")
+
+
+@pytest.fixture(scope="module")
+def plugin_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(tmp_path_factory.mktemp("cu13"), "--cuda")
+
+
+@needs_nvcc
+def test_cuda_plugin_wheel_links_nvidia_wheels(
+    plugin_wheel: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    wheel = plugin_wheel
     assert re.fullmatch(rf"pydarknet_cu13-{re.escape(VERSION)}-cp310-abi3-\S+\.whl", wheel.name)
     assert wheel.stat().st_size < 60 * 2**20, f"{wheel.stat().st_size} bytes: CUDA libs bundled?"
     res = audit(wheel, *CUDA_SONAMES, "libcublasLt.so.13")
@@ -193,3 +204,49 @@ def test_cuda_plugin_wheel_links_nvidia_wheels(tmp_path_factory: pytest.TempPath
     assert "$ORIGIN/../nvidia/cu13/lib" in rpath and "$ORIGIN/../nvidia/cudnn/lib" in rpath
     assert f"Requires-Dist: pydarknet=={VERSION}" in metadata
     assert "Requires-Dist: nvidia-cudnn-cu13" in metadata
+
+
+PLUGIN_CHECK = """
+import json, warnings, pydarknet
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    auto = pydarknet.Detector("yolov3-tiny")
+cpu = pydarknet.Detector("yolov3-tiny", device="cpu")
+try:
+    pydarknet.Detector("yolov3-tiny", device="cuda:0")
+    error = ""
+except pydarknet.GPUError as exc:
+    error = str(exc)
+print(json.dumps({
+    "gpus": pydarknet.gpu_count(), "gpu_build": pydarknet.cuda_info().gpu_build,
+    "device": auto.net.device, "warnings": [str(w.message) for w in caught],
+    "same": [d.to_dict() for d in auto.detect("dog.jpg")]
+            == [d.to_dict() for d in cpu.detect("dog.jpg")],
+    "error": error,
+}))
+"""
+
+
+@needs_nvcc
+def test_cu13_extra_installs_the_plugin_which_falls_back_without_gpu(
+    venv310: Path, cpu_wheel: Path, plugin_wheel: Path, tmp_path: Path, dog: str, tiny_weights: str
+) -> None:
+    """pip install "pydarknet[cu13]" brings the plugin and NVIDIA's wheels; without a
+    GPU the default device warns and detects like the CPU, cuda:0 raises GPUError."""
+    python = str(venv310 / "bin" / "python")
+    links = [a for w in (cpu_wheel, plugin_wheel) for a in ("--find-links", str(w.parent))]
+    subprocess.run([python, "-m", "pip", "install", "-q", "--only-binary", ":all:", *links,
+                    "pydarknet[cu13]"], check=True)  # fmt: skip
+    shutil.copy(dog, tmp_path / "dog.jpg")
+    env = dict(os.environ, PYDARKNET_HOME=str(Path(tiny_weights).parent))
+    res = subprocess.run([python, "-c", PLUGIN_CHECK], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    got = json.loads(res.stdout.splitlines()[-1])
+    assert got["gpu_build"], "cuda_info() must describe the plugin's build"
+    if got["gpus"]:
+        assert got["device"] == "cuda:0" and not got["error"]
+    else:
+        assert got["device"] == "cpu" and got["same"]
+        assert len(got["warnings"]) == 1 and "cannot use a GPU" in got["warnings"][0]
+        assert got["error"].startswith("GPU 0 was asked for, but CUDA reports")
