@@ -25,7 +25,6 @@ import numpy as np
 
 import pydarknet
 from pydarknet import models
-from pydarknet._lib import lib
 from pydarknet.images import read_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -45,7 +44,7 @@ def random_weights(cfg: str, path: str, seed: int = 0) -> None:
     with net.locked() as ptr:
         for i in range(ptr.n):
             layer = ptr.layers[i]
-            if layer.type == lib.CONVOLUTIONAL:
+            if layer.type == net.backend.lib.CONVOLUTIONAL:
                 n = layer.n
                 parts.append(np.full(n, -5.0))
                 if layer.batch_normalize:

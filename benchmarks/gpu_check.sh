@@ -4,6 +4,9 @@
 #   1. Builds the GPU wheel from this checkout (CMAKE_ARGS="-DDARKNET_GPU=ON
 #      -DDARKNET_CUDNN=ON"), or takes the WHEEL files given (pydarknet's plus any it
 #      needs that the machine lacks, e.g. cffi), and installs them into a fresh folder.
+#      The release wheels: benchmarks/gpu_check.sh dist/pydarknet-*.whl
+#      dist/pydarknet_cu13-*.whl (tools/build_wheels.py dist; GPU networks then run on
+#      the plugin, whose NVIDIA libraries are loaded from PYTHON's nvidia wheels).
 #   2. Runs the test suite (tests/): the GPU tests run on GPU 0.
 #   3. Runs benchmarks/gpu_bench.py: GPU detections vs CPU ones (|dp| <= 0.02,
 #      IoU >= 0.97) and per-image latency / throughput of yolov3-tiny and yolov3 at

@@ -36,31 +36,19 @@ message(STATUS "pydarknet: CUDA ${CMAKE_CUDA_COMPILER_VERSION}, architectures "
 option(DARKNET_CUDA_WHEELS "Look for the CUDA libraries in NVIDIA's Python wheels first" ON)
 string(REGEX MATCH "^[0-9]+" DARKNET_CUDA_MAJOR "${CMAKE_CUDA_COMPILER_VERSION}")
 
-# Folders of NVIDIA's wheels visible to the building Python (the `nvidia` namespace).
-set(_nvidia_roots "")
-set(DARKNET_CUDA_FROM_WHEELS OFF)
-if(DARKNET_CUDA_WHEELS)
-  execute_process(
-    COMMAND "${Python_EXECUTABLE}" -c
-            "import nvidia; print(';'.join(nvidia.__path__), end='')"
-    OUTPUT_VARIABLE _nvidia_roots RESULT_VARIABLE _rc ERROR_QUIET)
-  if(NOT _rc EQUAL 0)
-    set(_nvidia_roots "")
-  endif()
-endif()
+# The lib/ and include/ folders of NVIDIA's wheels visible to the building Python: the
+# list of folders is pydarknet/_cuda_libs.py's, which also finds them at run time.
 set(_wheel_libdirs "")
 set(_wheel_incdirs "")
-foreach(_root IN LISTS _nvidia_roots)
-  # CUDA 13 wheels share nvidia/cu13; CUDA 12 ones have one folder per library.
-  foreach(_sub cu13 cu12 cuda_runtime cublas curand cudnn)
-    if(IS_DIRECTORY "${_root}/${_sub}/lib")
-      list(APPEND _wheel_libdirs "${_root}/${_sub}/lib")
-    endif()
-    if(IS_DIRECTORY "${_root}/${_sub}/include")
-      list(APPEND _wheel_incdirs "${_root}/${_sub}/include")
-    endif()
+set(DARKNET_CUDA_FROM_WHEELS OFF)
+if(DARKNET_CUDA_WHEELS)
+  foreach(_kind lib include)
+    execute_process(
+      COMMAND "${Python_EXECUTABLE}" "${PROJECT_SOURCE_DIR}/pydarknet/_cuda_libs.py" ${_kind}
+      OUTPUT_VARIABLE _wheel_${_kind}dirs OUTPUT_STRIP_TRAILING_WHITESPACE)
   endforeach()
-endforeach()
+  set(_wheel_incdirs ${_wheel_includedirs})
+endif()
 
 set(CUDNN_ROOT "$ENV{CUDNN_ROOT}" CACHE PATH "A cuDNN installation (system builds)")
 set(DARKNET_CUDA_LIBS "")

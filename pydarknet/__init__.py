@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from ._dist import installed_version  # first: it checks who wrote into this folder
 from ._lib import set_verbose
 from .api import classify, detect, detect_batch, detect_image
 from .cpu import get_num_threads, set_num_threads
@@ -32,7 +33,7 @@ from .network import Metadata, Network, load_meta, load_net
 from .results import Box, Detection
 from .video import annotate_video, detect_video
 
-__version__ = "0.1.0"
+__version__ = installed_version()  # from the metadata (pyproject.toml)
 
 __all__ = [
     "MODELS",

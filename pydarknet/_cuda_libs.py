@@ -11,6 +11,7 @@ namespace package by absolute path; the loader then reuses them for libdarknet.s
 from __future__ import annotations
 
 import ctypes
+import importlib
 import re
 from pathlib import Path
 
@@ -66,23 +67,38 @@ def preload_cuda_libraries() -> list[str]:
     return loaded
 
 
-def import_extension():  # type: ignore[no-untyped-def]
-    """``(ffi, lib)`` of ``pydarknet._darknet``, loading NVIDIA's wheels first if needed."""
+def import_extension(module: str = "pydarknet._darknet"):  # type: ignore[no-untyped-def]
+    """``(ffi, lib)`` of a cffi extension (pydarknet's, or the CUDA plugin's
+    ``pydarknet_cu13._darknet``), loading NVIDIA's wheels first if needed."""
     try:
-        from ._darknet import ffi, lib
+        ext = importlib.import_module(module)
     except ImportError as first:
         soname = missing_cuda_library(first)
         if soname is None:
             raise
         loaded = preload_cuda_libraries()
         try:
-            from ._darknet import ffi, lib
+            ext = importlib.import_module(module)
         except ImportError as exc:
             where = "NVIDIA's wheels on sys.path lack it" if loaded else "no NVIDIA wheels"
             raise ImportError(
-                f"this pydarknet is a GPU build and needs {soname}, which was not found "
+                f"{module} is a GPU build and needs {soname}, which was not found "
                 f"({where}). Install them: pip install nvidia-cuda-runtime nvidia-cublas "
-                "nvidia-curand nvidia-cudnn-cu13 (or pydarknet[cuda13]), or make a CUDA "
+                'nvidia-curand nvidia-cudnn-cu13 (or "pydarknet[cu13]"), or make a CUDA '
                 f"toolkit and cuDNN visible to the loader. ({exc})"
             ) from exc
-    return ffi, lib
+    return ext.ffi, ext.lib
+
+
+def _print_dirs_for_cmake(kind: str) -> None:
+    """``python _cuda_libs.py lib|include``: those folders of NVIDIA's wheels, for
+    cmake/DarknetCuda.cmake (one list of folders: this module's)."""
+    libs = nvidia_lib_dirs()
+    dirs = libs if kind == "lib" else [d.parent / "include" for d in libs]
+    print(";".join(str(d) for d in dirs if d.is_dir()))
+
+
+if __name__ == "__main__":
+    import sys
+
+    _print_dirs_for_cmake(sys.argv[1])

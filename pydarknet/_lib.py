@@ -58,17 +58,32 @@ darknet_logger = logging.getLogger("pydarknet.darknet")
 _LEVELS = (logging.INFO, logging.WARNING)  # Darknet's stdout, stderr
 
 
-def pydn_python_log(level: int, line: CData) -> None:
-    text: bytes = ffi.string(line)
-    darknet_logger.log(_LEVELS[level], text.decode("utf-8", "replace"))
+_LOGGED: list[tuple[FFI, Lib]] = []  # (ffi, lib) of each loaded library (+ CUDA plugin)
+_verbose = False
 
 
-ffi.def_extern(name="pydn_python_log")(pydn_python_log)  # C's log callback
+def attach_logger(ffi: FFI, lib: Lib) -> None:
+    """Define the log callback of a library's ffi; set_verbose() then covers it too."""
+
+    @ffi.def_extern(name="pydn_python_log")  # type: ignore[untyped-decorator]
+    def _log(level: int, line: CData) -> None:
+        text: bytes = ffi.string(line)
+        darknet_logger.log(_LEVELS[level], text.decode("utf-8", "replace"))
+
+    _LOGGED.append((ffi, lib))
+    if _verbose:
+        lib.pydn_set_log_callback(lib.pydn_python_log)
 
 
 def set_verbose(on: bool = True) -> None:
     """Route Darknet's own printing to the ``pydarknet.darknet`` logger (off by default)."""
-    lib.pydn_set_log_callback(lib.pydn_python_log if on else ffi.NULL)
+    global _verbose
+    _verbose = on
+    for ffi_, lib_ in _LOGGED:
+        lib_.pydn_set_log_callback(lib_.pydn_python_log if on else ffi_.NULL)
+
+
+attach_logger(ffi, lib)
 
 
 def last_error() -> str:

@@ -30,6 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import _lib, cli_video
+from ._dist import installed_version
 from .cli_options import add_model_options, make_detector
 from .detector import Detector
 from .draw import draw_detections
@@ -42,6 +43,7 @@ from .serve import command as serve_command
 def _build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pydarknet", description=__doc__.split("\n\n")[0])
     p.add_argument("--verbose", "-v", action="store_true", help="show Darknet's own output")
+    p.add_argument("--version", action="version", version=f"pydarknet {installed_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("detect", help="detect objects in images, like ./darknet detect")

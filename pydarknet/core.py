@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._lib import CData, check, ffi, lib
+from ._lib import FFI, CData
 from .errors import DarknetValueError, ImageError
 from .images import DarknetImage, fill_u8image, u8_view
 from .network import Metadata, Network
@@ -89,9 +89,9 @@ def check_meta(net: Network, meta: Metadata) -> None:
         )
 
 
-def unpack_dets(out: CData, width: int, height: int, thresh: float) -> RawDetections:
-    """A filled ``pydn_dets`` copied into NumPy (boxes scaled to pixels of a
-    ``width`` x ``height`` image); the caller still frees ``out``."""
+def unpack_dets(out: CData, width: int, height: int, thresh: float, ffi: FFI) -> RawDetections:
+    """A filled ``pydn_dets`` (of the library whose ``ffi`` is given) copied into NumPy
+    (boxes scaled to pixels of a ``width`` x ``height`` image); the caller frees ``out``."""
     n, classes = out.n, out.classes
     boxes = np.frombuffer(ffi.buffer(out.boxes, 4 * 4 * n), np.float32).reshape(n, 4)
     probs = np.frombuffer(ffi.buffer(out.probs, 4 * classes * n), np.float32)
@@ -117,15 +117,16 @@ def raw_detect(
     """Run the CLI's detection pipeline on a converted image; boxes in pixels."""
     thresh, hier_thresh, nms = check_options(thresh, hier_thresh, nms, nms_kind)
     check_image_input(net, image.w, image.h)
+    ffi, lib = net.backend.ffi, net.backend.lib
     out = ffi.new("pydn_dets *")
-    cimg = image.cdata()
+    cimg = image.cdata(ffi)
     seconds = ffi.new("double *")
     with net.locked() as ptr:
         rc = lib.pydn_detect(ptr, cimg, thresh, hier_thresh, nms, nms_kind == "obj", out, seconds)
     _timing.forward = seconds[0]
     try:
-        check(rc, "detection failed")
-        return unpack_dets(out, image.w, image.h, thresh)
+        net.backend.check(rc, "detection failed")
+        return unpack_dets(out, image.w, image.h, thresh, ffi)
     finally:
         lib.pydn_free_dets(out)
 
@@ -158,6 +159,7 @@ def raw_detect_arrays(
     gray = [k.shape[2] == 1 for k in keep]
     if any(gray) and not all(gray):  # one channel order per call: replicate gray here
         keep = [np.repeat(k, 3, axis=2) if g else k for k, g in zip(keep, gray, strict=True)]
+    ffi, lib = net.backend.ffi, net.backend.lib
     descs = ffi.new("pydn_u8image[]", n)
     orders = [fill_u8image(k, descs[i], rgb) for i, k in enumerate(keep)]  # all alike
     outs = ffi.new("pydn_dets[]", n)
@@ -168,8 +170,10 @@ def raw_detect_arrays(
         )
     _timing.forward = seconds[0]
     try:
-        check(rc, "detection failed")
-        return [unpack_dets(outs[i], keep[i].shape[1], keep[i].shape[0], thresh) for i in range(n)]
+        net.backend.check(rc, "detection failed")
+        return [
+            unpack_dets(outs[i], keep[i].shape[1], keep[i].shape[0], thresh, ffi) for i in range(n)
+        ]
     finally:
         for i in range(n):
             lib.pydn_free_dets(ffi.addressof(outs, i))
@@ -179,8 +183,9 @@ def classify_scores(net: Network, image: DarknetImage, n: int) -> np.ndarray:
     """The first ``n`` outputs of a classification network for a converted image."""
     check_image_input(net, image.w, image.h)
     scores = np.empty(n, np.float32)
-    cimg = image.cdata()
+    ffi, lib = net.backend.ffi, net.backend.lib
+    cimg = image.cdata(ffi)
     with net.locked() as ptr:
         rc = lib.pydn_classify(ptr, cimg, ffi.from_buffer("float[]", scores), n)
-    check(rc, "classification failed")
+    net.backend.check(rc, "classification failed")
     return scores

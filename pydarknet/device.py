@@ -1,8 +1,9 @@
 """Which device Darknet runs on: GPU queries and the ``device=`` / ``gpu=`` arguments.
 
-A GPU build (``CMAKE_ARGS="-DDARKNET_GPU=ON -DDARKNET_CUDNN=ON" pip install .``) runs
-each network on a CUDA GPU or on the CPU, chosen when the network is built; a CPU build
-runs on the CPU only.  Devices are named like Darknet's ``-i N`` / ``-nogpu``:
+With the CUDA plugin (``pip install "pydarknet[cu13]"``, see :mod:`pydarknet.backend`)
+or a GPU build (``CMAKE_ARGS="-DDARKNET_GPU=ON -DDARKNET_CUDNN=ON" pip install .``) each
+network runs on a CUDA GPU or on the CPU, chosen when the network is built; without
+either, on the CPU only.  Devices are named like Darknet's ``-i N`` / ``-nogpu``:
 
 ========================  ==================================================
 ``None`` / ``"auto"``     GPU 0 when one can be used, else the CPU (a GPU build
@@ -21,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ._lib import check, ffi, last_error, lib
+from .backend import CPU_BACKEND, backend_for, gpu_backend, gpu_expected
 from .errors import DarknetValueError, GPUError
 
 __all__ = [
@@ -60,11 +61,12 @@ class CudaInfo:
 
 
 def _gpu_count_and_problem() -> tuple[int, str]:
-    if not lib.pydn_build_flags() & _BUILD_GPU:
-        return 0, "pydarknet was built without CUDA"
-    count = ffi.new("int *")
-    if lib.pydn_gpu_count(count) != 0:
-        return 0, f"CUDA reports: {last_error()}"
+    gpu, problem = gpu_backend()
+    if gpu is None:
+        return 0, problem
+    count = gpu.ffi.new("int *")
+    if gpu.lib.pydn_gpu_count(count) != 0:
+        return 0, f"CUDA reports: {gpu.last_error()}"
     if count[0] == 0:
         return 0, "CUDA sees no GPU"
     return count[0], ""
@@ -83,7 +85,10 @@ def gpu_available() -> bool:
 
 
 def cuda_info() -> CudaInfo:
-    """Build flags, CUDA / driver / cuDNN versions and usable GPUs (never raises)."""
+    """Build flags, CUDA / driver / cuDNN versions and usable GPUs (never raises).
+    With the CUDA plugin installed, these are the plugin's."""
+    backend = gpu_backend()[0] or CPU_BACKEND
+    ffi, lib = backend.ffi, backend.lib
     flags = lib.pydn_build_flags()
     runtime, driver, cudnn = ffi.new("int *"), ffi.new("int *"), ffi.new("int *")
     lib.pydn_cuda_versions(runtime, driver, cudnn)
@@ -142,15 +147,15 @@ def resolve_device(device: Device = None, gpu: int | None = None) -> int:
     if wanted is None:  # auto
         if count:
             return 0
-        if lib.pydn_build_flags() & _BUILD_GPU:
+        if gpu_expected():
             _warn_fallback(problem)
         return CPU
     if wanted == CPU:
         return CPU
     if not count:
         fix = "use device='cpu' (gpu=-1)"
-        if not lib.pydn_build_flags() & _BUILD_GPU:
-            fix = f"rebuild with CMAKE_ARGS='-DDARKNET_GPU=ON -DDARKNET_CUDNN=ON', or {fix}"
+        if not gpu_expected():
+            fix = f'install the CUDA plugin (pip install "pydarknet[cu13]"), or {fix}'
         raise GPUError(f"GPU {wanted} was asked for, but {problem}: {fix}")
     if wanted >= count:
         raise GPUError(f"there is no GPU {wanted}: CUDA sees {count} device(s)")
@@ -162,7 +167,7 @@ def _warn_fallback(problem: str) -> None:
     if not _fallback_warned:
         _fallback_warned = True
         warnings.warn(
-            f"pydarknet was built with CUDA but cannot use a GPU here ({problem}); "
+            f"pydarknet has a CUDA build but cannot use a GPU here ({problem}); "
             "networks run on the CPU. Pass device='cpu' to silence this.",
             RuntimeWarning,
             stacklevel=4,
@@ -185,6 +190,8 @@ def network_lock(gpu: int) -> threading.Lock:
 @contextmanager
 def building_on(gpu: int) -> Iterator[None]:
     """Hold Darknet's gpu_index at ``gpu`` while a network is built and loaded."""
+    backend = backend_for(gpu)
     with _BUILD_LOCK:
-        check(lib.pydn_use_device(gpu), f"cannot use {device_name(gpu)}", GPUError)
+        rc = backend.lib.pydn_use_device(gpu)
+        backend.check(rc, f"cannot use {device_name(gpu)}", GPUError)
         yield

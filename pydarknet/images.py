@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ._lib import CData, check, ffi, lib
+from ._lib import FFI, CData, check, ffi, lib
 from .errors import ImageError
 from .network import existing_file
 
@@ -41,11 +41,13 @@ class DarknetImage:
     def w(self) -> int:
         return int(self.planes.shape[2])
 
-    def cdata(self) -> CData:
-        """A by-value ``image`` struct pointing at ``planes``; self keeps it valid."""
+    def cdata(self, lib_ffi: FFI | None = None) -> CData:
+        """A by-value ``image`` struct pointing at ``planes``; self keeps it valid.
+        ``lib_ffi``: the ffi of the library that reads it (default pydarknet's)."""
+        to = lib_ffi or ffi
         c, h, w = self.planes.shape
-        buf = ffi.from_buffer("float[]", self.planes)
-        ptr = ffi.new("image *", {"w": w, "h": h, "c": c, "data": buf})
+        buf = to.from_buffer("float[]", self.planes)
+        ptr = to.new("image *", {"w": w, "h": h, "c": c, "data": buf})
         self._keepalive = (buf, ptr)
         return ptr[0]
 

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._lib import CData, check, ffi, lib
+from ._lib import CData
+from .backend import CPU_BACKEND, Backend, backend_for
 from .cfg import check_cfg
 from .device import Device, building_on, device_name, network_lock, resolve_device
 from .errors import (
@@ -65,19 +66,23 @@ class Network:
         partial: bool = False,
         device: Device = None,
     ) -> None:
-        self._ptr = ffi.NULL
+        self.backend: Backend = CPU_BACKEND  # the library that runs it, set below
+        self._ptr = self.backend.ffi.NULL
         self.cfg = existing_file(cfg, "cfg file")
         self.weights = None if weights is None else existing_file(weights, "weights file")
         self.shape = check_cfg(self.cfg)  # refuse what Darknet's parser would crash on
         self.gpu: int = resolve_device(device)  # -1: the CPU
+        self.backend = backend_for(self.gpu)
+        self._ptr = self.backend.ffi.NULL
         self.device: str = device_name(self.gpu)
         self._lock = network_lock(self.gpu)
         with building_on(self.gpu):  # Darknet's gpu_index, read by parse and load
             self._build(partial)
 
     def _build(self, partial: bool) -> None:
+        ffi, lib = self.backend.ffi, self.backend.lib
         out = ffi.new("network **")
-        check(
+        self.backend.check(
             lib.pydn_parse_network(os.fsencode(self.cfg), out),
             f"cannot build a network from {self.cfg!r}",
             CfgError,
@@ -105,18 +110,18 @@ class Network:
                 f"weights file {path!r} has {size} bytes but {self.cfg!r} needs {expected}"
                 + ("" if partial else " (pass partial=True to load a prefix on purpose)")
             )
-        rc = lib.pydn_load_weights(self._ptr, os.fsencode(path))
-        check(rc, f"cannot load {path!r}", WeightsError)
+        rc = self.backend.lib.pydn_load_weights(self._ptr, os.fsencode(path))
+        self.backend.check(rc, f"cannot load {path!r}", WeightsError)
 
     @property
     def closed(self) -> bool:
-        return bool(self._ptr == ffi.NULL)
+        return bool(self._ptr == self.backend.ffi.NULL)
 
     @contextmanager
     def locked(self) -> Iterator[CData]:
         """Hold the network's lock and yield its ``network *`` (ClosedError if closed)."""
         with self._lock:
-            if self._ptr == ffi.NULL:
+            if self._ptr == self.backend.ffi.NULL:
                 raise ClosedError(f"network {self.cfg!r} is closed")
             yield self._ptr
 
@@ -126,9 +131,9 @@ class Network:
         if lock is None:
             return
         with lock:
-            ptr, self._ptr = self._ptr, ffi.NULL
-            if ptr != ffi.NULL:
-                lib.pydn_free_network(ptr)
+            ptr, self._ptr = self._ptr, self.backend.ffi.NULL
+            if ptr != self.backend.ffi.NULL:
+                self.backend.lib.pydn_free_network(ptr)
 
     def __enter__(self) -> Network:
         return self
