@@ -24,7 +24,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import reference
+from helpers import reference
 
 REPO = Path(__file__).resolve().parent.parent
 TOOLS_PYTHON = REPO / "build" / "wheel-tools" / "bin" / "python"
