@@ -259,6 +259,7 @@ static void conv_wide(const layer *l, const float *input)
 void pydn_forward_conv(layer l, network net)
 {
     pydn_fold_batchnorm(&l); /* weights reloaded behind our back: fold them (in place) */
+    if (pydn_conv_winograd(&l, net.input, NULL)) return;
     if (l.out_h * l.out_w >= TILE_MIN_N)
         conv_tiled(&l, net.input, NULL);
     else
@@ -294,7 +295,7 @@ void pydn_forward_conv_pool(layer l, network net)
     pydn_fold_batchnorm(&l);
     const layer *pool = net.layers + net.index + 1;
     if (pydn_conv_pool_fusable(&net, net.index)) {
-        conv_tiled(&l, net.input, pool);
+        if (!pydn_conv_winograd(&l, net.input, pool)) conv_tiled(&l, net.input, pool);
         return;
     }
     pydn_forward_conv(l, net); /* no longer fusable: both layers, one after the other */

@@ -44,6 +44,12 @@ void pydn_forward_conv(layer l, network net);
 int pydn_conv_pool_fusable(const network *net, int i);
 void pydn_forward_conv_pool(layer l, network net); /* conv + the 2x2 maxpool after it */
 void pydn_forward_pooled(layer l, network net);    /* that maxpool: done by the conv */
+
+/* Winograd 3x3 stride-1 convolution (winograd.c): weights transformed at load time by
+ * pydn_winograd_prepare; pydn_conv_winograd returns 0 when the layer is not prepared. */
+int pydn_winograd_suits(const layer *l);
+void pydn_winograd_prepare(layer *l);
+int pydn_conv_winograd(const layer *l, const float *input, const layer *pool);
 void pydn_forward_maxpool(layer l, network net);
 void pydn_forward_upsample(layer l, network net);
 void pydn_forward_yolo(layer l, network net);

@@ -254,6 +254,7 @@ void pydn_fast_prepare(network *net)
         switch (l->type) {
         case CONVOLUTIONAL:
             pydn_fold_batchnorm(l);
+            pydn_winograd_prepare(l);
             if (pydn_conv_supported(l)) l->forward = pydn_forward_conv;
             break;
         case MAXPOOL: l->forward = pydn_forward_maxpool; break;
