@@ -35,25 +35,81 @@
 #define TILES 64   /* tiles per vector in the transforms */
 #define FINGERPRINT 8
 
+/* One side of a transform, vectorized over n values: out row i (stride os) =
+ * sum_k M[i][k] * in row k (stride is), M = B^T (a x a) or A^T (m x a). */
+typedef void (*side_fn)(const float *in, size_t is, float *out, size_t os, int n);
+
 typedef struct {
     int m, a;
-    float bt[AMAX * AMAX], g[AMAX * 3], at[4 * AMAX]; /* B^T (a x a), G (a x 3), A^T (m x a) */
+    float g[AMAX * 3]; /* G (a x 3), for the weights (load time only) */
+    side_fn bt, at;
 } wino_kind;
 
-static const wino_kind F2 = {
-    2, 4,
-    {1, 0, -1, 0, 0, 1, 1, 0, 0, -1, 1, 0, 0, 1, 0, -1},
-    {1, 0, 0, .5f, .5f, .5f, .5f, -.5f, .5f, 0, 0, 1},
-    {1, 1, 1, 0, 0, 1, -1, -1},
-};
+/* The four sides, written out: each reads its a input rows once (the matrices are
+ * mostly small integers). */
+#define ROWS6(p, s) p, p + s, p + 2 * s, p + 3 * s, p + 4 * s, p + 5 * s
+WINO_SIMD static void bt6(const float *in, size_t is, float *out, size_t os, int n)
+{
+    const float *restrict d[6] = {ROWS6(in, is)};
+    float *restrict r[6] = {ROWS6(out, os)};
+    for (int t = 0; t < n; ++t) {
+        float d0 = d[0][t], d1 = d[1][t], d2 = d[2][t], d3 = d[3][t], d4 = d[4][t];
+        r[0][t] = 4 * d0 - 5 * d2 + d4;
+        r[1][t] = -4 * (d1 + d2) + d3 + d4;
+        r[2][t] = 4 * (d1 - d2) - d3 + d4;
+        r[3][t] = 2 * (d3 - d1) - d2 + d4;
+        r[4][t] = 2 * (d1 - d3) - d2 + d4;
+        r[5][t] = 4 * d1 - 5 * d3 + d[5][t];
+    }
+}
+
+WINO_SIMD static void at6(const float *in, size_t is, float *out, size_t os, int n)
+{
+    const float *restrict d[6] = {ROWS6(in, is)};
+    float *restrict r[4] = {out, out + os, out + 2 * os, out + 3 * os};
+    for (int t = 0; t < n; ++t) {
+        float p12 = d[1][t] + d[2][t], m12 = d[1][t] - d[2][t];
+        float p34 = d[3][t] + d[4][t], m34 = d[3][t] - d[4][t];
+        r[0][t] = d[0][t] + p12 + p34;
+        r[1][t] = m12 + 2 * m34;
+        r[2][t] = p12 + 4 * p34;
+        r[3][t] = m12 + 8 * m34 + d[5][t];
+    }
+}
+
+WINO_SIMD static void bt4(const float *in, size_t is, float *out, size_t os, int n)
+{
+    const float *restrict d0 = in, *restrict d1 = in + is, *restrict d2 = in + 2 * is,
+                          *restrict d3 = in + 3 * is;
+    float *restrict r0 = out, *restrict r1 = out + os, *restrict r2 = out + 2 * os,
+                    *restrict r3 = out + 3 * os;
+    for (int t = 0; t < n; ++t) {
+        r0[t] = d0[t] - d2[t];
+        r1[t] = d1[t] + d2[t];
+        r2[t] = d2[t] - d1[t];
+        r3[t] = d1[t] - d3[t];
+    }
+}
+
+WINO_SIMD static void at4(const float *in, size_t is, float *out, size_t os, int n)
+{
+    const float *restrict d0 = in, *restrict d1 = in + is, *restrict d2 = in + 2 * is,
+                          *restrict d3 = in + 3 * is;
+    float *restrict r0 = out, *restrict r1 = out + os;
+    for (int t = 0; t < n; ++t) {
+        r0[t] = d0[t] + d1[t] + d2[t];
+        r1[t] = d1[t] - d2[t] - d3[t];
+    }
+}
+
+/* B^T, G, A^T of F(2x2, 3x3) (points 0, 1, -1) and F(4x4, 3x3) (0, 1, -1, 2, -2). */
+static const wino_kind F2 = {2, 4, {1, 0, 0, .5f, .5f, .5f, .5f, -.5f, .5f, 0, 0, 1}, bt4, at4};
 
 static const wino_kind F4 = {
     4, 6,
-    {4, 0, -5, 0, 1, 0, 0, -4, -4, 1, 1, 0, 0, 4, -4, -1, 1, 0,
-     0, -2, -1, 2, 1, 0, 0, 2, -1, -2, 1, 0, 0, 4, 0, -5, 0, 1},
     {1 / 4.f, 0, 0, -1 / 6.f, -1 / 6.f, -1 / 6.f, -1 / 6.f, 1 / 6.f, -1 / 6.f,
      1 / 24.f, 1 / 12.f, 1 / 6.f, 1 / 24.f, -1 / 12.f, 1 / 6.f, 0, 0, 1},
-    {1, 1, 1, 1, 1, 0, 0, 1, -1, 2, -2, 0, 0, 1, 1, 4, 4, 0, 0, 1, -1, 8, -8, 1},
+    bt6, at6,
 };
 
 /* The transformed weights live in layer.binary_weights: upstream allocates that array
@@ -80,11 +136,11 @@ static const wino_kind *kind_for(const layer *l)
     if (!pydn_winograd_suits(l) || forced == 0) return NULL;
     if (forced == 2) return &F2;
     if (forced == 4) return &F4;
-    /* Measured on yolov3-tiny (one thread, CPU time per layer): below 64 channels the
+    /* Measured on yolov3-tiny (one thread, CPU time per layer): below 32 channels the
      * transforms cost more than the products save; at 13x13, F(4x4) needs 16x16 of
      * tiles and four times the weights (streamed from memory at every pass), F(2x2)
      * only 14x14 and 16/9 of them, and is faster. */
-    if (l->c < 64) return NULL;
+    if (l->c < 32) return NULL;
     return l->out_h * l->out_w >= 24 * 24 ? &F4 : &F2;
 }
 
@@ -175,40 +231,6 @@ typedef struct {
     int tb, kb, tasks_t;    /* phase 2 tasks: tb tiles x kb filters */
 } wino_job;
 
-/* x[a][a][TILES] -> y[rows][a][TILES] = M x (M: rows x a), then y -> z[rows][rows]:
- * one side of a transform, vectorized over the tiles (zeros in M skipped). */
-WINO_SIMD
-static void left(const float *mat, int rows, int a, const float *x, float *y, int n)
-{
-    for (int i = 0; i < rows; ++i) {
-        float *yi = y + i * a * TILES;
-        memset(yi, 0, sizeof(float) * a * TILES);
-        for (int k = 0; k < a; ++k) {
-            float c = mat[i * a + k];
-            if (c == 0.f) continue;
-            const float *xk = x + k * a * TILES;
-            for (int j = 0; j < a; ++j)
-                for (int t = 0; t < n; ++t) yi[j * TILES + t] += c * xk[j * TILES + t];
-        }
-    }
-}
-
-WINO_SIMD
-static void right(const float *mat, int rows, int cols, int a, const float *y, float *z, int n)
-{
-    for (int i = 0; i < rows; ++i)
-        for (int p = 0; p < cols; ++p) {
-            float *zp = z + (i * cols + p) * TILES;
-            memset(zp, 0, sizeof(float) * TILES);
-            for (int k = 0; k < a; ++k) {
-                float c = mat[p * a + k];
-                if (c == 0.f) continue;
-                const float *yk = y + (i * a + k) * TILES;
-                for (int t = 0; t < n; ++t) zp[t] += c * yk[t];
-            }
-        }
-}
-
 /* Input tile g (over the whole batch) of channel c, a x a values from (y0, x0), into
  * d[xi][TILES] at column t; outside the image: zero (the padding). */
 static void gather(const wino_job *j, int c, int g, float *d, int t)
@@ -218,6 +240,12 @@ static void gather(const wino_job *j, int c, int g, float *d, int t)
     int b = g / j->per_image, r = g % j->per_image;
     int y0 = (r / j->tw) * m - 1, x0 = (r % j->tw) * m - 1;
     const float *plane = j->input + (size_t)b * l->inputs + (size_t)c * h * wd;
+    if (y0 >= 0 && x0 >= 0 && y0 + a <= h && x0 + a <= wd) { /* inside: no checks */
+        for (int i = 0; i < a; ++i)
+            for (int k = 0; k < a; ++k)
+                d[(i * a + k) * TILES + t] = plane[(size_t)(y0 + i) * wd + x0 + k];
+        return;
+    }
     for (int i = 0; i < a; ++i) {
         int y = y0 + i;
         for (int k = 0; k < a; ++k) {
@@ -234,11 +262,13 @@ static void input_task(void *ctx, int c)
     const wino_job *j = ctx;
     int a = j->w->a, C = j->l->c;
     float d[AMAX * AMAX * TILES], y[AMAX * AMAX * TILES];
+    memset(d, 0, sizeof d); /* lanes past the last tile: finite, never stored */
     for (int g0 = 0; g0 < j->tiles; g0 += TILES) {
         int n = j->tiles - g0 < TILES ? j->tiles - g0 : TILES;
         for (int t = 0; t < n; ++t) gather(j, c, g0 + t, d, t);
-        left(j->w->bt, a, a, d, y, n);
-        right(j->w->bt, a, a, a, y, d, n);
+        j->w->bt(d, (size_t)a * TILES, y, (size_t)a * TILES, a * TILES); /* B^T d */
+        for (int i = 0; i < a; ++i) /* (B^T d) B, row by row */
+            j->w->bt(y + i * a * TILES, TILES, d + i * a * TILES, TILES, n);
         for (int xi = 0; xi < a * a; ++xi)
             memcpy(j->v + ((size_t)xi * C + c) * j->tiles + g0, d + xi * TILES,
                    sizeof(float) * n);
@@ -312,13 +342,15 @@ static void product_task(void *ctx, int task)
                    j->v + (size_t)xi * C * j->tiles + g0, j->tiles, 0.f,
                    mb + (size_t)xi * nk * nt, nt);
     float x[AMAX * AMAX * TILES], y[AMAX * AMAX * TILES];
+    size_t xs = (size_t)nk * nt; /* from one of the a * a products to the next */
     for (int k = 0; k < nk; ++k)
         for (int t0 = 0; t0 < nt; t0 += TILES) {
             int n = nt - t0 < TILES ? nt - t0 : TILES;
-            for (int xi = 0; xi < aa; ++xi)
-                memcpy(x + xi * TILES, mb + ((size_t)xi * nk + k) * nt + t0, sizeof(float) * n);
-            left(w->at, m, a, x, y, n);
-            right(w->at, m, m, a, y, x, n);
+            const float *mk = mb + (size_t)k * nt + t0;
+            for (int p = 0; p < a; ++p) /* A^T M, column by column */
+                w->at(mk + p * xs, a * xs, y + p * TILES, (size_t)a * TILES, n);
+            for (int i = 0; i < m; ++i) /* (A^T M) A, row by row */
+                w->at(y + i * a * TILES, TILES, x + i * m * TILES, TILES, n);
             for (int i = 0; i < m * m; ++i) bias_act(x + i * TILES, n, l->biases[k0 + k],
                                                      l->activation);
             scatter(j, k0 + k, g0 + t0, n, x);
