@@ -84,7 +84,9 @@ static void bias_act(const float *c, size_t ldc, float *o, size_t ldo, int rows,
 }
 
 /* im2col (upstream src/im2col.c layout: row (ch * size + ky) * size + kx) of channels
- * [ch0, ch1) and output rows [y0, y1) into col, whose rows are ld floats apart. */
+ * [ch0, ch1) and output rows [y0, y1) into col, whose rows are ld floats apart.  Each
+ * row: zeros, a copy (strided for stride 2: vectorized), zeros. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
 static void im2col_part(const float *im, const layer *l, int ch0, int ch1, int y0, int y1,
                         float *col, size_t ld)
 {
@@ -103,20 +105,17 @@ static void im2col_part(const float *im, const layer *l, int ch0, int ch1, int y
                         continue;
                     }
                     const float *src = plane + (size_t)iy * w;
-                    if (stride == 1) { /* ix = x + kx - pad: one contiguous run */
-                        int lo = pad - kx, hi = w + pad - kx;
-                        if (lo < 0) lo = 0;
-                        if (hi > ow) hi = ow;
-                        if (hi < lo) hi = lo;
-                        for (int x = 0; x < lo && x < ow; ++x) d[x] = 0;
-                        memcpy(d + lo, src + lo + kx - pad, sizeof(float) * (hi - lo));
-                        for (int x = hi; x < ow; ++x) d[x] = 0;
-                    } else {
-                        for (int x = 0; x < ow; ++x) {
-                            int ix = x * stride + kx - pad;
-                            d[x] = (ix >= 0 && ix < w) ? src[ix] : 0.f;
-                        }
-                    }
+                    /* ix = x * stride + kx - pad inside [0, w) for x in [lo, hi) */
+                    int off = kx - pad, lo = off < 0 ? (-off + stride - 1) / stride : 0;
+                    int hi = w - off <= 0 ? 0 : (w - off + stride - 1) / stride;
+                    if (hi > ow) hi = ow;
+                    if (hi < lo) hi = lo;
+                    for (int x = 0; x < lo && x < ow; ++x) d[x] = 0;
+                    if (stride == 1)
+                        memcpy(d + lo, src + lo + off, sizeof(float) * (hi - lo));
+                    else
+                        for (int x = lo; x < hi; ++x) d[x] = src[x * stride + off];
+                    for (int x = hi; x < ow; ++x) d[x] = 0;
                 }
             }
     }
