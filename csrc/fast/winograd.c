@@ -34,6 +34,7 @@
 #define AMAX 6     /* largest a = m + 2 */
 #define TILES 64   /* tiles per vector in the transforms */
 #define FINGERPRINT 8
+#define PRODUCTS (1 << 18) /* floats of products per task: 1 MiB, in L2 */
 
 /* One side of a transform, vectorized over n values: out row i (stride os) =
  * sum_k M[i][k] * in row k (stride is), M = B^T (a x a) or A^T (m x a). */
@@ -368,20 +369,18 @@ int pydn_conv_winograd(const layer *l, const float *input, const layer *pool)
     wino_job j = {l, pool, w, input, NULL, tw, th * tw, th * tw * l->batch, 0, K, 0};
     j.v = pydn_scratch(1, (size_t)a * a * l->c * j.tiles);
     /* Phase 2 blocks: all tiles (up to 128) in one product, so that each transformed
-     * weight is packed once per 128 tiles; filters in blocks that keep a task's products
-     * (a * a x kb x tb) near 512 KiB, and in at least 2 tasks per thread. */
-    int T = pydn_threads();
+     * weight is packed once per 128 tiles; filters in even blocks (multiples of 16)
+     * that keep a task's products (a * a x kb x tb) within PRODUCTS floats, and in at
+     * least 2 tasks per thread. */
     j.tb = j.tiles < 128 ? j.tiles : 128;
     j.tasks_t = (j.tiles + j.tb - 1) / j.tb;
-    j.kb = (131072 / (a * a)) / j.tb;
-    int want = 2 * T;
-    if (j.tasks_t * ((K + j.kb - 1) / j.kb) < want) {
-        int tasks_k = (want + j.tasks_t - 1) / j.tasks_t;
-        j.kb = (K + tasks_k - 1) / tasks_k;
-    }
-    j.kb = j.kb < 16 ? 16 : j.kb & ~15;
+    int kb = PRODUCTS / (a * a) / j.tb, want = 2 * pydn_threads();
+    int tasks_k = (K + kb - 1) / (kb > 0 ? kb : 1);
+    if (j.tasks_t * tasks_k < want) tasks_k = (want + j.tasks_t - 1) / j.tasks_t;
+    j.kb = (K + tasks_k - 1) / tasks_k;
+    j.kb = j.kb < 16 ? 16 : (j.kb + 15) & ~15;
     if (j.kb > K) j.kb = K;
-    int tasks_k = (K + j.kb - 1) / j.kb;
+    tasks_k = (K + j.kb - 1) / j.kb;
     pydn_parallel_for(l->c, input_task, &j);
     pydn_parallel_for(j.tasks_t * tasks_k, product_task, &j);
     return 1;
