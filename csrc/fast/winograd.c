@@ -115,9 +115,22 @@ static const wino_kind F4 = {
 
 /* The transformed weights live in layer.binary_weights: upstream allocates that array
  * only for binary/XNOR layers (which never come here), reads it only for them, and
- * frees it with the layer.  Layout: a * a matrices K x C, then m, then FINGERPRINT
- * weights sampled from layer.weights, to notice weights loaded again in place. */
+ * frees it with the layer.  Layout: a header of m (the tile size) and FINGERPRINT
+ * weights sampled from layer.weights (to notice weights loaded again in place), then
+ * a * a matrices K x C. */
+#define HEADER (1 + FINGERPRINT)
 static size_t u_floats(const layer *l, int a) { return (size_t)a * a * l->n * l->c; }
+
+/* Does the layer hold the transform of its current weights for tile size w->m? */
+static int holds(const layer *l, const wino_kind *w)
+{
+    const float *u = l->binary_weights;
+    if (!u || u[0] != (float)w->m) return 0;
+    for (int i = 0; i < FINGERPRINT; ++i)
+        if (u[1 + i] != l->weights[(size_t)i * (l->nweights - 1) / (FINGERPRINT - 1)])
+            return 0;
+    return 1;
+}
 
 int pydn_winograd_suits(const layer *l)
 {
@@ -126,7 +139,7 @@ int pydn_winograd_suits(const layer *l)
            l->out_h == l->h;
 }
 
-/* Which tile size for this layer (0: none).  PYDN_WINOGRAD=0|2|4 overrides (tests). */
+/* Which tile size for this layer (NULL: none).  PYDN_WINOGRAD=0|2|4 overrides (tests). */
 static const wino_kind *kind_for(const layer *l)
 {
     static int forced = -1;
@@ -143,12 +156,6 @@ static const wino_kind *kind_for(const layer *l)
      * only 14x14 and 16/9 of them, and is faster. */
     if (l->c < 32) return NULL;
     return l->out_h * l->out_w >= 24 * 24 ? &F4 : &F2;
-}
-
-static void sample(const layer *l, float *fp)
-{
-    for (int i = 0; i < FINGERPRINT; ++i)
-        fp[i] = l->weights[(size_t)i * (l->nweights - 1) / (FINGERPRINT - 1)];
 }
 
 typedef struct {
@@ -191,18 +198,15 @@ void pydn_winograd_prepare(layer *l)
         }
         return;
     }
-    size_t n = u_floats(l, w->a);
-    float fp[FINGERPRINT];
-    sample(l, fp);
-    float *u = l->binary_weights;
-    if (u && u[n] == (float)w->m && !memcmp(u + n + 1, fp, sizeof fp)) return;
-    free(u);
-    u = malloc(sizeof(float) * (n + 1 + FINGERPRINT));
+    if (holds(l, w)) return;
+    free(l->binary_weights);
+    float *u = malloc(sizeof(float) * (HEADER + u_floats(l, w->a)));
     if (!u) abort();
-    weights_job j = {l, w, u};
+    weights_job j = {l, w, u + HEADER};
     pydn_parallel_for(l->n, weights_task, &j);
-    u[n] = (float)w->m;
-    memcpy(u + n + 1, fp, sizeof fp);
+    u[0] = (float)w->m;
+    for (int i = 0; i < FINGERPRINT; ++i)
+        u[1 + i] = l->weights[(size_t)i * (l->nweights - 1) / (FINGERPRINT - 1)];
     l->binary_weights = u;
 }
 
@@ -210,16 +214,9 @@ void pydn_winograd_prepare(layer *l)
 static const wino_kind *ready(const layer *l)
 {
     const wino_kind *w = kind_for(l);
-    if (!w || !l->binary_weights) return NULL;
-    size_t n = u_floats(l, w->a);
-    float fp[FINGERPRINT];
-    sample(l, fp);
-    if (l->binary_weights[n] != (float)w->m || memcmp(l->binary_weights + n + 1, fp, sizeof fp))
-        return NULL; /* weights changed since pydn_winograd_prepare: not ours to fix here */
-    return w;
+    /* not held: weights changed since pydn_winograd_prepare (not ours to fix here) */
+    return w && holds(l, w) ? w : NULL;
 }
-
-int pydn_winograd_ready(const layer *l) { return ready(l) != NULL; }
 
 /* --- the forward pass ----------------------------------------------------------------- */
 
@@ -338,8 +335,9 @@ static void product_task(void *ctx, int task)
     int nt = j->tiles - g0 < j->tb ? j->tiles - g0 : j->tb;
     int nk = K - k0 < j->kb ? K - k0 : j->kb;
     float *mb = pydn_scratch(2, (size_t)aa * nk * nt);
+    const float *u = l->binary_weights + HEADER;
     for (int xi = 0; xi < aa; ++xi)
-        pydn_sgemm(0, 0, nk, nt, C, 1.f, l->binary_weights + ((size_t)xi * K + k0) * C, C,
+        pydn_sgemm(0, 0, nk, nt, C, 1.f, u + ((size_t)xi * K + k0) * C, C,
                    j->v + (size_t)xi * C * j->tiles + g0, j->tiles, 0.f,
                    mb + (size_t)xi * nk * nt, nt);
     float x[AMAX * AMAX * TILES], y[AMAX * AMAX * TILES];
@@ -358,8 +356,9 @@ static void product_task(void *ctx, int task)
         }
 }
 
-/* Runs layer l (prepared, see pydn_winograd_ready) on input; with pool, the 2x2
- * stride-2 maxpool after it too (only the pooled output is written). */
+/* Runs layer l on input; with pool, the 2x2 stride-2 maxpool after it too (only the
+ * pooled output is written).  Returns 0 when the layer holds no transform of its
+ * current weights (see pydn_winograd_prepare): the caller runs im2col + sgemm. */
 int pydn_conv_winograd(const layer *l, const float *input, const layer *pool)
 {
     const wino_kind *w = ready(l);
