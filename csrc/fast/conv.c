@@ -229,10 +229,9 @@ static void conv_wide_group(const layer *l, const float *input, float *output, i
     wide_job j = {l, input, input, NULL, output, output, images, 1};
     if (!(direct && images == 1)) j.col = j.colbuf = pydn_scratch(1, (size_t)K * GN);
     if (images > 1) j.c = pydn_scratch(2, (size_t)M * GN);
-    /* Each sgemm call repacks the whole im2col matrix: few filter blocks, but more than
-     * threads, so that a thread the OS parks for a while holds up little work. */
-    int T = pydn_threads();
-    j.parts = T > 1 ? 2 * T : 1;
+    /* Each sgemm call repacks the whole im2col matrix: few filter blocks (PYDN_SPLIT,
+     * whatever the thread count), at least 16 filters each. */
+    j.parts = PYDN_SPLIT;
     if (M / j.parts < 16) j.parts = M / 16 > 0 ? M / 16 : 1;
     if (j.colbuf) pydn_parallel_for(images * l->c, wide_im2col_task, &j);
     pydn_parallel_for(j.parts, wide_gemm_task, &j);

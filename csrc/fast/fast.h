@@ -29,6 +29,12 @@ int pydn_threads(void);
 typedef void (*pydn_task_fn)(void *ctx, int task);
 void pydn_parallel_for(int n, pydn_task_fn fn, void *ctx);
 
+/* How many blocks of filters a product that cannot be split otherwise (late layers) is
+ * cut into: fixed, not from the thread count, because OpenBLAS's result for a block
+ * depends (in the last bit) on the block's size; so the thread count changes nothing
+ * in the results.  Enough tasks for up to 8 threads. */
+#define PYDN_SPLIT 8
+
 /* Row-major single-threaded sgemm: C = alpha * op(A) * op(B) + beta * C. */
 void pydn_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                 const float *b, int ldb, float beta, float *c, int ldc);

@@ -370,10 +370,10 @@ int pydn_conv_winograd(const layer *l, const float *input, const layer *pool)
     /* Phase 2 blocks: all tiles (up to 128) in one product, so that each transformed
      * weight is packed once per 128 tiles; filters in even blocks (multiples of 16)
      * that keep a task's products (a * a x kb x tb) within PRODUCTS floats, and in at
-     * least 2 tasks per thread. */
+     * least PYDN_SPLIT tasks (not from the thread count: see fast.h). */
     j.tb = j.tiles < 128 ? j.tiles : 128;
     j.tasks_t = (j.tiles + j.tb - 1) / j.tb;
-    int kb = PRODUCTS / (a * a) / j.tb, want = 2 * pydn_threads();
+    int kb = PRODUCTS / (a * a) / j.tb, want = PYDN_SPLIT;
     int tasks_k = (K + kb - 1) / (kb > 0 ? kb : 1);
     if (j.tasks_t * tasks_k < want) tasks_k = (want + j.tasks_t - 1) / j.tasks_t;
     j.kb = (K + tasks_k - 1) / tasks_k;
