@@ -6,6 +6,8 @@
  * one for the CPU (GCC's target_clones, an ifunc), since the build has no -march.
  *
  *   PYDN_SIMD_CLONES   put before such a function; nothing on other CPUs.
+ *   PYDN_SIMD_CLONES_FMA  the same with FMA too (x86-64-v4 / -v3 levels: "avx2" alone has
+ *                      no FMA), for kernels whose results may round differently (Winograd).
  *   PYDN_X86_SIMD      1 where x86 code (clones, <immintrin.h> intrinsics) may be used;
  *                      write `#if PYDN_X86_SIMD` ... `#else` plain C `#endif`.
  *   pydn_cpu_relax()   the hint for a spin-wait loop (as ggml's ggml_thread_cpu_relax).
@@ -22,9 +24,12 @@
 #if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(PYDN_PORTABLE)
 #define PYDN_X86_SIMD 1
 #define PYDN_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define PYDN_SIMD_CLONES_FMA \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define PYDN_X86_SIMD 0
 #define PYDN_SIMD_CLONES
+#define PYDN_SIMD_CLONES_FMA
 #endif
 
 static inline void pydn_cpu_relax(void)

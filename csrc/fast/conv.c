@@ -84,7 +84,9 @@ static void bias_act(const float *c, size_t ldc, float *o, size_t ldo, int rows,
 }
 
 /* im2col (upstream src/im2col.c layout: row (ch * size + ky) * size + kx) of channels
- * [ch0, ch1) and output rows [y0, y1) into col, whose rows are ld floats apart. */
+ * [ch0, ch1) and output rows [y0, y1) into col, whose rows are ld floats apart.  Each
+ * row: zeros, a copy (strided for stride 2: vectorized), zeros. */
+PYDN_SIMD_CLONES
 static void im2col_part(const float *im, const layer *l, int ch0, int ch1, int y0, int y1,
                         float *col, size_t ld)
 {
@@ -103,20 +105,17 @@ static void im2col_part(const float *im, const layer *l, int ch0, int ch1, int y
                         continue;
                     }
                     const float *src = plane + (size_t)iy * w;
-                    if (stride == 1) { /* ix = x + kx - pad: one contiguous run */
-                        int lo = pad - kx, hi = w + pad - kx;
-                        if (lo < 0) lo = 0;
-                        if (hi > ow) hi = ow;
-                        if (hi < lo) hi = lo;
-                        for (int x = 0; x < lo && x < ow; ++x) d[x] = 0;
-                        memcpy(d + lo, src + lo + kx - pad, sizeof(float) * (hi - lo));
-                        for (int x = hi; x < ow; ++x) d[x] = 0;
-                    } else {
-                        for (int x = 0; x < ow; ++x) {
-                            int ix = x * stride + kx - pad;
-                            d[x] = (ix >= 0 && ix < w) ? src[ix] : 0.f;
-                        }
-                    }
+                    /* ix = x * stride + kx - pad inside [0, w) for x in [lo, hi) */
+                    int off = kx - pad, lo = off < 0 ? (-off + stride - 1) / stride : 0;
+                    int hi = w - off <= 0 ? 0 : (w - off + stride - 1) / stride;
+                    if (hi > ow) hi = ow;
+                    if (hi < lo) hi = lo;
+                    for (int x = 0; x < lo && x < ow; ++x) d[x] = 0;
+                    if (stride == 1)
+                        memcpy(d + lo, src + lo + off, sizeof(float) * (hi - lo));
+                    else
+                        for (int x = lo; x < hi; ++x) d[x] = src[x * stride + off];
+                    for (int x = hi; x < ow; ++x) d[x] = 0;
                 }
             }
     }
@@ -230,10 +229,9 @@ static void conv_wide_group(const layer *l, const float *input, float *output, i
     wide_job j = {l, input, input, NULL, output, output, images, 1};
     if (!(direct && images == 1)) j.col = j.colbuf = pydn_scratch(1, (size_t)K * GN);
     if (images > 1) j.c = pydn_scratch(2, (size_t)M * GN);
-    /* Each sgemm call repacks the whole im2col matrix: few filter blocks, but more than
-     * threads, so that a thread the OS parks for a while holds up little work. */
-    int T = pydn_threads();
-    j.parts = T > 1 ? 2 * T : 1;
+    /* Each sgemm call repacks the whole im2col matrix: few filter blocks (PYDN_SPLIT,
+     * whatever the thread count), at least 16 filters each. */
+    j.parts = PYDN_SPLIT;
     if (M / j.parts < 16) j.parts = M / 16 > 0 ? M / 16 : 1;
     if (j.colbuf) pydn_parallel_for(images * l->c, wide_im2col_task, &j);
     pydn_parallel_for(j.parts, wide_gemm_task, &j);
@@ -259,6 +257,7 @@ static void conv_wide(const layer *l, const float *input)
 void pydn_forward_conv(layer l, network net)
 {
     pydn_fold_batchnorm(&l); /* weights reloaded behind our back: fold them (in place) */
+    if (pydn_conv_winograd(&l, net.input, NULL)) return;
     if (l.out_h * l.out_w >= TILE_MIN_N)
         conv_tiled(&l, net.input, NULL);
     else
@@ -294,7 +293,7 @@ void pydn_forward_conv_pool(layer l, network net)
     pydn_fold_batchnorm(&l);
     const layer *pool = net.layers + net.index + 1;
     if (pydn_conv_pool_fusable(&net, net.index)) {
-        conv_tiled(&l, net.input, pool);
+        if (!pydn_conv_winograd(&l, net.input, pool)) conv_tiled(&l, net.input, pool);
         return;
     }
     pydn_forward_conv(l, net); /* no longer fusable: both layers, one after the other */

@@ -30,6 +30,12 @@ int pydn_threads(void);
 typedef void (*pydn_task_fn)(void *ctx, int task);
 void pydn_parallel_for(int n, pydn_task_fn fn, void *ctx);
 
+/* How many blocks of filters a product that cannot be split otherwise (late layers) is
+ * cut into: fixed, not from the thread count, because OpenBLAS's result for a block
+ * depends (in the last bit) on the block's size; so the thread count changes nothing
+ * in the results.  Enough tasks for up to 8 threads. */
+#define PYDN_SPLIT 8
+
 /* Row-major single-threaded sgemm: C = alpha * op(A) * op(B) + beta * C. */
 void pydn_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
                 const float *b, int ldb, float beta, float *c, int ldc);
@@ -45,6 +51,12 @@ void pydn_forward_conv(layer l, network net);
 int pydn_conv_pool_fusable(const network *net, int i);
 void pydn_forward_conv_pool(layer l, network net); /* conv + the 2x2 maxpool after it */
 void pydn_forward_pooled(layer l, network net);    /* that maxpool: done by the conv */
+
+/* Winograd 3x3 stride-1 convolution (winograd.c): weights transformed at load time by
+ * pydn_winograd_prepare; pydn_conv_winograd returns 0 when the layer is not prepared. */
+int pydn_winograd_suits(const layer *l);
+void pydn_winograd_prepare(layer *l);
+int pydn_conv_winograd(const layer *l, const float *input, const layer *pool);
 void pydn_forward_maxpool(layer l, network net);
 void pydn_forward_upsample(layer l, network net);
 void pydn_forward_yolo(layer l, network net);

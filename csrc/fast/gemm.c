@@ -76,7 +76,7 @@ void gemm_cpu(int TA, int TB, int M, int N, int K, float ALPHA, float *A, int ld
 {
     if (M <= 0 || N <= 0) return;
     /* Split C by rows when the product is big enough to pay for waking the pool. */
-    int parts = ((double)M * N * K > 4e6 && M >= 64) ? 2 * pydn_threads() : 1;
+    int parts = ((double)M * N * K > 4e6 && M >= 64) ? PYDN_SPLIT : 1;
     gemm_job j = {TA, TB, M, N, K, lda, ldb, ldc, parts, ALPHA, BETA, A, B, C};
     pydn_parallel_for(parts, gemm_task, &j);
 }

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cblas.h>
 
@@ -242,30 +243,58 @@ static int shortcut_same_shape(const layer *l)
     return l->w == l->out_w && l->h == l->out_h && l->c == l->out_c;
 }
 
+static int upsample_forward_only(const layer *l) { return !l->reverse; }
+
+/* Load-time work on a conv layer (each pass too: cheap when done): batch norm folded
+ * into the weights, the Winograd transform of the weights made. */
+static void conv_prepare(layer *l)
+{
+    pydn_fold_batchnorm(l);
+    pydn_winograd_prepare(l);
+}
+
 /* --- the network ---------------------------------------------------------------------- */
 
+/* The one table of what the fast path replaces: per layer kind, upstream's forward,
+ * ours, when ours applies (NULL: always) and load-time preparation (NULL: none).  A
+ * conv + 2x2 maxpool pair may then be fused (pydn_forward_conv_pool/_pooled). */
+typedef struct {
+    LAYER_TYPE type;
+    void (*upstream)(layer, network);
+    void (*ours)(layer, network);
+    int (*applies)(const layer *);
+    void (*prepare)(layer *);
+} fast_op;
+
+static const fast_op OPS[] = {
+    {CONVOLUTIONAL, forward_convolutional_layer, pydn_forward_conv, pydn_conv_supported,
+     conv_prepare},
+    {MAXPOOL, forward_maxpool_layer, pydn_forward_maxpool, NULL, NULL},
+    {UPSAMPLE, forward_upsample_layer, pydn_forward_upsample, upsample_forward_only, NULL},
+    {YOLO, forward_yolo_layer, pydn_forward_yolo, NULL, NULL},
+    {ROUTE, forward_route_layer, pydn_forward_route, NULL, NULL},
+    {SHORTCUT, forward_shortcut_layer, pydn_forward_shortcut, shortcut_same_shape, NULL},
+};
+#define N_OPS (int)(sizeof OPS / sizeof OPS[0])
+
+static const fast_op *op_of(const layer *l)
+{
+    for (int k = 0; k < N_OPS; ++k)
+        if (OPS[k].type == l->type) return OPS + k;
+    return NULL;
+}
+
 /* Called after weights are loaded (pydn_load_weights) and before each pydn_forward:
- * cheap when already done (folding skips folded layers). */
+ * cheap when already done (folding skips folded layers, the Winograd transform is kept
+ * while the weights stay the same). */
 void pydn_fast_prepare(network *net)
 {
     for (int i = 0; i < net->n; ++i) {
         layer *l = net->layers + i;
-        switch (l->type) {
-        case CONVOLUTIONAL:
-            pydn_fold_batchnorm(l);
-            if (pydn_conv_supported(l)) l->forward = pydn_forward_conv;
-            break;
-        case MAXPOOL: l->forward = pydn_forward_maxpool; break;
-        case UPSAMPLE:
-            if (!l->reverse) l->forward = pydn_forward_upsample;
-            break;
-        case YOLO: l->forward = pydn_forward_yolo; break;
-        case ROUTE: l->forward = pydn_forward_route; break;
-        case SHORTCUT:
-            if (shortcut_same_shape(l)) l->forward = pydn_forward_shortcut;
-            break;
-        default: break;
-        }
+        const fast_op *op = op_of(l);
+        if (!op) continue;
+        if (op->prepare) op->prepare(l);
+        if (!op->applies || op->applies(l)) l->forward = op->ours;
     }
     for (int i = 0; i + 1 < net->n; ++i) /* conv + maxpool pairs that can be fused */
         if (net->layers[i].forward == pydn_forward_conv && pydn_conv_pool_fusable(net, i)) {
@@ -280,17 +309,19 @@ void pydn_fast_prepare(network *net)
 void pydn_fast_restore(network *net)
 {
     for (int i = 0; i < net->n; ++i) {
-        layer *l = net->layers + i;
-        switch (l->type) {
-        case CONVOLUTIONAL: l->forward = forward_convolutional_layer; break;
-        case MAXPOOL: l->forward = forward_maxpool_layer; break;
-        case UPSAMPLE: l->forward = forward_upsample_layer; break;
-        case YOLO: l->forward = forward_yolo_layer; break;
-        case ROUTE: l->forward = forward_route_layer; break;
-        case SHORTCUT: l->forward = forward_shortcut_layer; break;
-        default: break;
-        }
+        const fast_op *op = op_of(net->layers + i);
+        if (op) net->layers[i].forward = op->upstream;
     }
+}
+
+/* Is f one of ours?  (They keep no state outside the image's slice of their buffers,
+ * use no shared workspace and never fail.) */
+static int is_ours(void (*f)(layer, network))
+{
+    if (f == pydn_forward_conv_pool || f == pydn_forward_pooled) return 1;
+    for (int k = 0; k < N_OPS; ++k)
+        if (OPS[k].ours == f) return 1;
+    return 0;
 }
 
 /* Per-layer wall time of the last forward pass, when profiling is on (diagnostics for
@@ -299,6 +330,18 @@ void pydn_fast_restore(network *net)
 static int profile_on;
 static double profile_s[PYDN_PROFILE_MAX];
 static int profile_n;
+
+/* The profile's clock: pydn_seconds(), or with PYDN_PROFILE_CPU set the calling thread's
+ * CPU time (steadier on a busy machine, meaningful with one thread). */
+static double profile_seconds(void)
+{
+    static int cpu = -1;
+    if (cpu < 0) cpu = getenv("PYDN_PROFILE_CPU") != NULL;
+    if (!cpu) return pydn_seconds();
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 int pydn_profile(int on)
 {
@@ -315,20 +358,13 @@ int pydn_layer_seconds(double *out, int cap)
 }
 
 /* Can images run on separate threads (each thread the whole network on its share of
- * the batch)?  Only when every layer is one of ours: they keep no state outside the
- * image's slice of their buffers, use no shared workspace and never fail. */
+ * the batch)?  Only when every layer is one of ours. */
 static int images_independent(const network *net)
 {
-    for (int i = 0; i < net->n; ++i) {
-        void (*f)(layer, network) = net->layers[i].forward;
-        if (f != pydn_forward_conv && f != pydn_forward_maxpool && f != pydn_forward_upsample &&
-            f != pydn_forward_yolo && f != pydn_forward_route && f != pydn_forward_shortcut &&
-            f != pydn_forward_conv_pool && f != pydn_forward_pooled)
-            return 0;
-    }
+    for (int i = 0; i < net->n; ++i)
+        if (!is_ours(net->layers[i].forward)) return 0;
     return 1;
 }
-
 
 /* Images [b0, b0 + nb) of the batch through the network, on copies of the layers that
  * see only their slice (batch nb, buffers offset to image b0): every forward, ours or
@@ -366,9 +402,9 @@ static void forward_images(const network *net, float *input, int b0, int nb, int
     for (int i = 0; i < n.n; ++i) {
         n.index = i;
         layer l = n.layers[i];
-        double t0 = profile ? pydn_seconds() : 0;
+        double t0 = profile ? profile_seconds() : 0;
         l.forward(l, n);
-        if (profile && i < PYDN_PROFILE_MAX) profile_s[i] = pydn_seconds() - t0;
+        if (profile && i < PYDN_PROFILE_MAX) profile_s[i] = profile_seconds() - t0;
         n.input = l.output;
         if (l.truth) n.truth = l.output;
     }

@@ -1,0 +1,380 @@
+/*
+ * csrc/fast/winograd.c - Winograd convolution F(m x m, 3 x 3) for the stride-1, pad-1
+ * 3x3 layers of the DARKNET_FAST build (Lavin & Gray, "Fast Algorithms for
+ * Convolutional Neural Networks", 2015).
+ *
+ * Each m x m block ("tile") of output comes from an a x a block of input (a = m + 2):
+ *     Y = A^T [ (G g G^T) .* (B^T d B) ] A
+ * so a tile costs a * a multiply-adds per input channel and filter instead of 9 m^2
+ * (F(4x4): 36 against 144; F(2x2): 16 against 36).  Per layer:
+ *   - at load time, every filter g is transformed once: U[xi][k][c] = (G g G^T)[xi]
+ *     (pydn_winograd_prepare; kept in the layer, see there);
+ *   - phase 1, the input: V[xi][c][tile] = (B^T d B)[xi] for every channel and tile;
+ *   - phase 2, tasks of (tiles, filters): a * a products U[xi] . V[xi] (sgemm, K x C
+ *     times C x tiles), then the output transform A^T M A with bias + activation (and a
+ *     fused 2x2 maxpool) while the products are in cache.
+ * The transforms run over vectors of tiles (loops the compiler vectorizes; AVX2 and
+ * AVX-512 only through target_clones, runtime dispatch).  The result differs from
+ * direct convolution by rounding only (about 1e-6 relative for F(2x2), 1e-5 for
+ * F(4x4)); tests/test_reproduce.py checks the detections against the original binary.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "activations.h"
+#include "fast.h"
+
+#define AMAX 6     /* largest a = m + 2 */
+#define TILES 64   /* tiles per vector in the transforms */
+#define FINGERPRINT 8
+#define PRODUCTS (1 << 18) /* floats of products per task: 1 MiB, in L2 */
+
+/* One side of a transform, vectorized over n values: out row i (stride os) =
+ * sum_k M[i][k] * in row k (stride is), M = B^T (a x a) or A^T (m x a). */
+typedef void (*side_fn)(const float *in, size_t is, float *out, size_t os, int n);
+
+typedef struct {
+    int m, a;
+    float g[AMAX * 3]; /* G (a x 3), for the weights (load time only) */
+    side_fn bt, at;
+} wino_kind;
+
+/* The four sides, written out: each reads its a input rows once (the matrices are
+ * mostly small integers). */
+#define ROWS6(p, s) p, p + s, p + 2 * s, p + 3 * s, p + 4 * s, p + 5 * s
+PYDN_SIMD_CLONES_FMA static void bt6(const float *in, size_t is, float *out, size_t os, int n)
+{
+    const float *restrict d[6] = {ROWS6(in, is)};
+    float *restrict r[6] = {ROWS6(out, os)};
+    for (int t = 0; t < n; ++t) {
+        float d0 = d[0][t], d1 = d[1][t], d2 = d[2][t], d3 = d[3][t], d4 = d[4][t];
+        r[0][t] = 4 * d0 - 5 * d2 + d4;
+        r[1][t] = -4 * (d1 + d2) + d3 + d4;
+        r[2][t] = 4 * (d1 - d2) - d3 + d4;
+        r[3][t] = 2 * (d3 - d1) - d2 + d4;
+        r[4][t] = 2 * (d1 - d3) - d2 + d4;
+        r[5][t] = 4 * d1 - 5 * d3 + d[5][t];
+    }
+}
+
+PYDN_SIMD_CLONES_FMA static void at6(const float *in, size_t is, float *out, size_t os, int n)
+{
+    const float *restrict d[6] = {ROWS6(in, is)};
+    float *restrict r[4] = {out, out + os, out + 2 * os, out + 3 * os};
+    for (int t = 0; t < n; ++t) {
+        float p12 = d[1][t] + d[2][t], m12 = d[1][t] - d[2][t];
+        float p34 = d[3][t] + d[4][t], m34 = d[3][t] - d[4][t];
+        r[0][t] = d[0][t] + p12 + p34;
+        r[1][t] = m12 + 2 * m34;
+        r[2][t] = p12 + 4 * p34;
+        r[3][t] = m12 + 8 * m34 + d[5][t];
+    }
+}
+
+PYDN_SIMD_CLONES_FMA static void bt4(const float *in, size_t is, float *out, size_t os, int n)
+{
+    const float *restrict d0 = in, *restrict d1 = in + is, *restrict d2 = in + 2 * is,
+                          *restrict d3 = in + 3 * is;
+    float *restrict r0 = out, *restrict r1 = out + os, *restrict r2 = out + 2 * os,
+                    *restrict r3 = out + 3 * os;
+    for (int t = 0; t < n; ++t) {
+        r0[t] = d0[t] - d2[t];
+        r1[t] = d1[t] + d2[t];
+        r2[t] = d2[t] - d1[t];
+        r3[t] = d1[t] - d3[t];
+    }
+}
+
+PYDN_SIMD_CLONES_FMA static void at4(const float *in, size_t is, float *out, size_t os, int n)
+{
+    const float *restrict d0 = in, *restrict d1 = in + is, *restrict d2 = in + 2 * is,
+                          *restrict d3 = in + 3 * is;
+    float *restrict r0 = out, *restrict r1 = out + os;
+    for (int t = 0; t < n; ++t) {
+        r0[t] = d0[t] + d1[t] + d2[t];
+        r1[t] = d1[t] - d2[t] - d3[t];
+    }
+}
+
+/* B^T, G, A^T of F(2x2, 3x3) (points 0, 1, -1) and F(4x4, 3x3) (0, 1, -1, 2, -2). */
+static const wino_kind F2 = {2, 4, {1, 0, 0, .5f, .5f, .5f, .5f, -.5f, .5f, 0, 0, 1}, bt4, at4};
+
+static const wino_kind F4 = {
+    4, 6,
+    {1 / 4.f, 0, 0, -1 / 6.f, -1 / 6.f, -1 / 6.f, -1 / 6.f, 1 / 6.f, -1 / 6.f,
+     1 / 24.f, 1 / 12.f, 1 / 6.f, 1 / 24.f, -1 / 12.f, 1 / 6.f, 0, 0, 1},
+    bt6, at6,
+};
+
+/* The transformed weights live in layer.binary_weights: upstream allocates that array
+ * only for binary/XNOR layers (which never come here), reads it only for them, and
+ * frees it with the layer.  Layout: a header of m (the tile size) and FINGERPRINT
+ * weights sampled from layer.weights (to notice weights loaded again in place), then
+ * a * a matrices K x C. */
+#define HEADER (1 + FINGERPRINT)
+static size_t u_floats(const layer *l, int a) { return (size_t)a * a * l->n * l->c; }
+
+/* Does the layer hold the transform of its current weights for tile size w->m? */
+static int holds(const layer *l, const wino_kind *w)
+{
+    const float *u = l->binary_weights;
+    if (!u || u[0] != (float)w->m) return 0;
+    for (int i = 0; i < FINGERPRINT; ++i)
+        if (u[1 + i] != l->weights[(size_t)i * (l->nweights - 1) / (FINGERPRINT - 1)])
+            return 0;
+    return 1;
+}
+
+int pydn_winograd_suits(const layer *l)
+{
+    return l->type == CONVOLUTIONAL && l->groups == 1 && !l->xnor && !l->binary &&
+           l->size == 3 && l->stride == 1 && l->pad == 1 && l->out_w == l->w &&
+           l->out_h == l->h;
+}
+
+/* Which tile size for this layer (NULL: none).  PYDN_WINOGRAD=0|2|4 overrides (tests). */
+static const wino_kind *kind_for(const layer *l)
+{
+    static int forced = -1;
+    if (forced < 0) {
+        const char *e = getenv("PYDN_WINOGRAD");
+        forced = e && *e ? atoi(e) : 1;
+    }
+    if (!pydn_winograd_suits(l) || forced == 0) return NULL;
+    if (forced == 2) return &F2;
+    if (forced == 4) return &F4;
+    /* Measured on yolov3-tiny (one thread, CPU time per layer): below 32 channels the
+     * transforms cost more than the products save; at 13x13, F(4x4) needs 16x16 of
+     * tiles and four times the weights (streamed from memory at every pass), F(2x2)
+     * only 14x14 and 16/9 of them, and is faster. */
+    if (l->c < 32) return NULL;
+    return l->out_h * l->out_w >= 24 * 24 ? &F4 : &F2;
+}
+
+typedef struct {
+    const layer *l;
+    const wino_kind *w;
+    float *u;
+} weights_job;
+
+/* Filters k of all channels: U[xi][k][c] = G g G^T. */
+static void weights_task(void *ctx, int k)
+{
+    const weights_job *j = ctx;
+    const wino_kind *w = j->w;
+    int a = w->a, C = j->l->c, K = j->l->n;
+    for (int c = 0; c < C; ++c) {
+        const float *g = j->l->weights + ((size_t)k * C + c) * 9;
+        float t[AMAX * 3], u;
+        for (int i = 0; i < a; ++i)
+            for (int x = 0; x < 3; ++x)
+                t[i * 3 + x] = w->g[i * 3] * g[x] + w->g[i * 3 + 1] * g[3 + x] +
+                               w->g[i * 3 + 2] * g[6 + x];
+        for (int i = 0; i < a; ++i)
+            for (int p = 0; p < a; ++p) {
+                u = t[i * 3] * w->g[p * 3] + t[i * 3 + 1] * w->g[p * 3 + 1] +
+                    t[i * 3 + 2] * w->g[p * 3 + 2];
+                j->u[((size_t)(i * a + p) * K + k) * C + c] = u;
+            }
+    }
+}
+
+/* Called by pydn_fast_prepare after batch norm is folded: transform the weights when
+ * they are new or changed; drop the transform when the layer no longer suits. */
+void pydn_winograd_prepare(layer *l)
+{
+    const wino_kind *w = kind_for(l);
+    if (!w) {
+        if (l->type == CONVOLUTIONAL && !l->binary && !l->xnor && l->binary_weights) {
+            free(l->binary_weights);
+            l->binary_weights = NULL;
+        }
+        return;
+    }
+    if (holds(l, w)) return;
+    free(l->binary_weights);
+    float *u = malloc(sizeof(float) * (HEADER + u_floats(l, w->a)));
+    if (!u) abort();
+    weights_job j = {l, w, u + HEADER};
+    pydn_parallel_for(l->n, weights_task, &j);
+    u[0] = (float)w->m;
+    for (int i = 0; i < FINGERPRINT; ++i)
+        u[1 + i] = l->weights[(size_t)i * (l->nweights - 1) / (FINGERPRINT - 1)];
+    l->binary_weights = u;
+}
+
+/* The transform to use for this (copy of a prepared) layer, or NULL. */
+static const wino_kind *ready(const layer *l)
+{
+    const wino_kind *w = kind_for(l);
+    /* not held: weights changed since pydn_winograd_prepare (not ours to fix here) */
+    return w && holds(l, w) ? w : NULL;
+}
+
+/* --- the forward pass ----------------------------------------------------------------- */
+
+typedef struct {
+    const layer *l, *pool; /* pool: a fused 2x2 stride-2 maxpool after l, or NULL */
+    const wino_kind *w;
+    const float *input;
+    float *v;               /* a * a matrices C x tiles */
+    int tw, per_image, tiles; /* tiles per row, per image, in all */
+    int tb, kb, tasks_t;    /* phase 2 tasks: tb tiles x kb filters */
+} wino_job;
+
+/* Input tile g (over the whole batch) of channel c, a x a values from (y0, x0), into
+ * d[xi][TILES] at column t; outside the image: zero (the padding). */
+static void gather(const wino_job *j, int c, int g, float *d, int t)
+{
+    const layer *l = j->l;
+    int a = j->w->a, m = j->w->m, h = l->h, wd = l->w;
+    int b = g / j->per_image, r = g % j->per_image;
+    int y0 = (r / j->tw) * m - 1, x0 = (r % j->tw) * m - 1;
+    const float *plane = j->input + (size_t)b * l->inputs + (size_t)c * h * wd;
+    if (y0 >= 0 && x0 >= 0 && y0 + a <= h && x0 + a <= wd) { /* inside: no checks */
+        for (int i = 0; i < a; ++i)
+            for (int k = 0; k < a; ++k)
+                d[(i * a + k) * TILES + t] = plane[(size_t)(y0 + i) * wd + x0 + k];
+        return;
+    }
+    for (int i = 0; i < a; ++i) {
+        int y = y0 + i;
+        for (int k = 0; k < a; ++k) {
+            int x = x0 + k;
+            d[(i * a + k) * TILES + t] =
+                (y >= 0 && y < h && x >= 0 && x < wd) ? plane[(size_t)y * wd + x] : 0.f;
+        }
+    }
+}
+
+/* Phase 1, one channel: V[xi][c][g] = B^T d B for every tile g. */
+static void input_task(void *ctx, int c)
+{
+    const wino_job *j = ctx;
+    int a = j->w->a, C = j->l->c;
+    float d[AMAX * AMAX * TILES], y[AMAX * AMAX * TILES];
+    memset(d, 0, sizeof d); /* lanes past the last tile: finite, never stored */
+    for (int g0 = 0; g0 < j->tiles; g0 += TILES) {
+        int n = j->tiles - g0 < TILES ? j->tiles - g0 : TILES;
+        for (int t = 0; t < n; ++t) gather(j, c, g0 + t, d, t);
+        j->w->bt(d, (size_t)a * TILES, y, (size_t)a * TILES, a * TILES); /* B^T d */
+        for (int i = 0; i < a; ++i) /* (B^T d) B, row by row */
+            j->w->bt(y + i * a * TILES, TILES, d + i * a * TILES, TILES, n);
+        for (int xi = 0; xi < a * a; ++xi)
+            memcpy(j->v + ((size_t)xi * C + c) * j->tiles + g0, d + xi * TILES,
+                   sizeof(float) * n);
+    }
+}
+
+PYDN_SIMD_CLONES_FMA
+static void bias_act(float *o, int n, float bias, ACTIVATION act)
+{
+    switch (act) {
+    case LEAKY:
+        for (int i = 0; i < n; ++i) {
+            float v = o[i] + bias;
+            o[i] = v > 0 ? v : .1f * v;
+        }
+        break;
+    case RELU:
+        for (int i = 0; i < n; ++i) o[i] = fmaxf(o[i] + bias, 0.f);
+        break;
+    case LOGISTIC:
+        for (int i = 0; i < n; ++i) o[i] = 1.f / (1.f + expf(-(o[i] + bias)));
+        break;
+    default:
+        for (int i = 0; i < n; ++i) o[i] += bias;
+        if (act != LINEAR) activate_array(o, n, act);
+    }
+}
+
+/* Output tiles o[py][px][TILES] of filter k for tiles g0 .. g0 + n: into the layer's
+ * output, or 2x2-max-pooled into the fused maxpool's output. */
+static void scatter(const wino_job *j, int k, int g0, int n, const float *o)
+{
+    const layer *l = j->l, *p = j->pool;
+    int m = j->w->m, h = l->out_h, wd = l->out_w;
+    for (int t = 0; t < n; ++t) {
+        int g = g0 + t, b = g / j->per_image, r = g % j->per_image;
+        int y0 = (r / j->tw) * m, x0 = (r % j->tw) * m;
+        if (p) {
+            int ph = p->out_h, pw = p->out_w, q = m / 2;
+            float *plane = p->output + (size_t)b * p->outputs + (size_t)k * ph * pw;
+            for (int i = 0; i < q && y0 / 2 + i < ph; ++i)
+                for (int x = 0; x < q && x0 / 2 + x < pw; ++x) {
+                    const float *s = o + ((2 * i) * m + 2 * x) * TILES + t;
+                    float v = fmaxf(fmaxf(s[0], s[TILES]),
+                                    fmaxf(s[m * TILES], s[(m + 1) * TILES]));
+                    plane[(size_t)(y0 / 2 + i) * pw + x0 / 2 + x] = v;
+                }
+            continue;
+        }
+        float *plane = l->output + (size_t)b * l->outputs + (size_t)k * h * wd;
+        for (int i = 0; i < m && y0 + i < h; ++i)
+            for (int x = 0; x < m && x0 + x < wd; ++x)
+                plane[(size_t)(y0 + i) * wd + x0 + x] = o[(i * m + x) * TILES + t];
+    }
+}
+
+/* Phase 2, tiles [g0, g0 + tb) x filters [k0, k0 + kb): a * a products, then the output
+ * transform, bias + activation and the store. */
+static void product_task(void *ctx, int task)
+{
+    const wino_job *j = ctx;
+    const layer *l = j->l;
+    const wino_kind *w = j->w;
+    int a = w->a, m = w->m, C = l->c, K = l->n, aa = a * a;
+    int g0 = (task % j->tasks_t) * j->tb, k0 = (task / j->tasks_t) * j->kb;
+    int nt = j->tiles - g0 < j->tb ? j->tiles - g0 : j->tb;
+    int nk = K - k0 < j->kb ? K - k0 : j->kb;
+    float *mb = pydn_scratch(2, (size_t)aa * nk * nt);
+    const float *u = l->binary_weights + HEADER;
+    for (int xi = 0; xi < aa; ++xi)
+        pydn_sgemm(0, 0, nk, nt, C, 1.f, u + ((size_t)xi * K + k0) * C, C,
+                   j->v + (size_t)xi * C * j->tiles + g0, j->tiles, 0.f,
+                   mb + (size_t)xi * nk * nt, nt);
+    float x[AMAX * AMAX * TILES], y[AMAX * AMAX * TILES];
+    size_t xs = (size_t)nk * nt; /* from one of the a * a products to the next */
+    for (int k = 0; k < nk; ++k)
+        for (int t0 = 0; t0 < nt; t0 += TILES) {
+            int n = nt - t0 < TILES ? nt - t0 : TILES;
+            const float *mk = mb + (size_t)k * nt + t0;
+            for (int p = 0; p < a; ++p) /* A^T M, column by column */
+                w->at(mk + p * xs, a * xs, y + p * TILES, (size_t)a * TILES, n);
+            for (int i = 0; i < m; ++i) /* (A^T M) A, row by row */
+                w->at(y + i * a * TILES, TILES, x + i * m * TILES, TILES, n);
+            for (int i = 0; i < m * m; ++i) bias_act(x + i * TILES, n, l->biases[k0 + k],
+                                                     l->activation);
+            scatter(j, k0 + k, g0 + t0, n, x);
+        }
+}
+
+/* Runs layer l on input; with pool, the 2x2 stride-2 maxpool after it too (only the
+ * pooled output is written).  Returns 0 when the layer holds no transform of its
+ * current weights (see pydn_winograd_prepare): the caller runs im2col + sgemm. */
+int pydn_conv_winograd(const layer *l, const float *input, const layer *pool)
+{
+    const wino_kind *w = ready(l);
+    if (!w) return 0;
+    int m = w->m, a = w->a, K = l->n;
+    int th = (l->out_h + m - 1) / m, tw = (l->out_w + m - 1) / m;
+    wino_job j = {l, pool, w, input, NULL, tw, th * tw, th * tw * l->batch, 0, K, 0};
+    j.v = pydn_scratch(1, (size_t)a * a * l->c * j.tiles);
+    /* Phase 2 blocks: all tiles (up to 128) in one product, so that each transformed
+     * weight is packed once per 128 tiles; filters in even blocks (multiples of 16)
+     * that keep a task's products (a * a x kb x tb) within PRODUCTS floats, and in at
+     * least PYDN_SPLIT tasks (not from the thread count: see fast.h). */
+    j.tb = j.tiles < 128 ? j.tiles : 128;
+    j.tasks_t = (j.tiles + j.tb - 1) / j.tb;
+    int kb = PRODUCTS / (a * a) / j.tb, want = PYDN_SPLIT;
+    int tasks_k = (K + kb - 1) / (kb > 0 ? kb : 1);
+    if (j.tasks_t * tasks_k < want) tasks_k = (want + j.tasks_t - 1) / j.tasks_t;
+    j.kb = (K + tasks_k - 1) / tasks_k;
+    j.kb = j.kb < 16 ? 16 : (j.kb + 15) & ~15;
+    if (j.kb > K) j.kb = K;
+    tasks_k = (K + j.kb - 1) / j.kb;
+    pydn_parallel_for(l->c, input_task, &j);
+    pydn_parallel_for(j.tasks_t * tasks_k, product_task, &j);
+    return 1;
+}
