@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import DarknetError
+from ..errors import DarknetError, DarknetValueError
 from ..results import DetectionTuple
 
 __all__ = ["Batcher", "Options", "QueueFullError"]
@@ -66,9 +66,9 @@ class Batcher:
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
         if max_batch < 1:
-            raise ValueError(f"max_batch must be at least 1, got {max_batch}")
+            raise DarknetValueError(f"max_batch must be at least 1, got {max_batch}")
         if max_wait < 0:
-            raise ValueError(f"max_wait must not be negative, got {max_wait}")
+            raise DarknetValueError(f"max_wait must not be negative, got {max_wait}")
         self.run_batch, self.max_batch, self.max_wait = run_batch, max_batch, max_wait
         self.max_queue, self.on_batch = max_queue, on_batch
         self._pending: list[_Job] = []
