@@ -30,6 +30,7 @@ from .errors import (
 from .folder import detect_files, find_images
 from .models import MODELS, download
 from .network import Metadata, Network, load_meta, load_net
+from .onnx import export_onnx
 from .video import annotate_video, detect_video
 
 __version__ = "0.1.0"
@@ -61,6 +62,7 @@ __all__ = [
     "detect_image",
     "detect_video",
     "download",
+    "export_onnx",
     "draw_detections",
     "find_images",
     "get_num_threads",

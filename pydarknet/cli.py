@@ -3,6 +3,7 @@
     pydarknet detect INPUT... [--model NAME | --cfg C --weights W --data D]
                               [--thresh T] [--out PATH] [--results FILE] [--json]
     pydarknet video IN [--out OUT] [--results FILE] [--max-frames N]
+    pydarknet export-onnx CFG WEIGHTS OUT.onnx   (or --model NAME OUT.onnx)
     pydarknet download NAME
     pydarknet models
 
@@ -27,7 +28,7 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from . import _lib, cli_video
+from . import _lib, cli_onnx, cli_video
 from .detector import Detector
 from .draw import draw_detections
 from .errors import DarknetError
@@ -67,6 +68,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="many images: print nothing per image")  # fmt: skip
 
     cli_video.add_parser(sub)
+    cli_onnx.add_parser(sub)
 
     dl = sub.add_parser("download", help="download a zoo model's weights into the cache")
     dl.add_argument("name", choices=sorted(MODELS))
@@ -170,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_detect(args)
         if args.command == "video":
             return cli_video.cmd_video(args, make_detector(args))
+        if args.command == "export-onnx":
+            return cli_onnx.cmd_export(args)
         if args.command == "download":
             print(download(args.name, force=args.force))
             return 0
