@@ -1,7 +1,7 @@
 """``pydarknet export-onnx``: write a network's ONNX model (see :mod:`pydarknet.onnx`).
 
-    pydarknet export-onnx yolov3.cfg yolov3.weights yolov3.onnx
-    pydarknet export-onnx --model yolov3-tiny yolov3-tiny.onnx [--dynamic-batch]
+pydarknet export-onnx yolov3.cfg yolov3.weights yolov3.onnx
+pydarknet export-onnx --model yolov3-tiny yolov3-tiny.onnx [--dynamic-batch]
 """
 
 from __future__ import annotations

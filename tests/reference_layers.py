@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from reference import DARKNET_LIB
 
 from pydarknet.cfgparse import read_cfg
-from reference import DARKNET_LIB
 
 _SCRIPT = r"""
 import ctypes as C, json, sys

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,14 @@ from .layers import Layer
 from .numpy_pipeline import YoloHead
 from .weights import WeightsReader
 
-__all__ = ["DEFAULT_OPSET", "OnnxExportError", "build_model", "export_onnx", "output_layers",
-           "yolo_heads"]
+__all__ = [
+    "DEFAULT_OPSET",
+    "OnnxExportError",
+    "build_model",
+    "export_onnx",
+    "output_layers",
+    "yolo_heads",
+]
 
 DEFAULT_OPSET = 17
 DETECTORS = ("yolo", "region", "detection")
@@ -71,8 +77,10 @@ def output_layers(shapes: list[LayerShape]) -> list[int]:
 
 
 def build_model(cfg: str | os.PathLike[str], weights: str | os.PathLike[str], *,
-                opset: int = DEFAULT_OPSET, dynamic_batch: bool = False) -> Any:  # fmt: skip
-    """The ONNX ``ModelProto`` of a network (see the module's description)."""
+                opset: int = DEFAULT_OPSET, dynamic_batch: bool = False,
+                outputs: Sequence[int] | None = None) -> Any:  # fmt: skip
+    """The ONNX ``ModelProto`` of a network (see the module's description);
+    ``outputs`` picks other layers to output (0-based indices, in the order given)."""
     onnx = _onnx()
     if opset < 13:
         raise OnnxExportError(f"opset={opset}: the exporter needs opset 13 or later")
@@ -102,8 +110,11 @@ def build_model(cfg: str | os.PathLike[str], weights: str | os.PathLike[str], *,
     reader.check_size(cfg_path)
 
     helper, f32 = onnx.helper, onnx.TensorProto.FLOAT
-    outputs = []
-    for i in output_layers(net.layers):
+    chosen = output_layers(net.layers) if outputs is None else list(outputs)
+    if not chosen or not all(0 <= i < len(net.layers) for i in chosen):
+        raise OnnxExportError(f"outputs={chosen}: layers are 0..{len(net.layers) - 1}")
+    values = []
+    for i in chosen:
         s, t = net.layers[i], tensors[i]
         if s.is_image:
             t = g.image(t, s.c, s.h, s.w, f"out{i}")
@@ -112,10 +123,10 @@ def build_model(cfg: str | os.PathLike[str], weights: str | os.PathLike[str], *,
             t = g.flat(t, f"out{i}")
             shape_out = [batch, s.outputs]
         g.nodes.append(helper.make_node("Identity", [t.name], [f"layer_{i}"], name=f"layer_{i}"))
-        outputs.append(helper.make_tensor_value_info(f"layer_{i}", f32, shape_out))
+        values.append(helper.make_tensor_value_info(f"layer_{i}", f32, shape_out))
     graph = helper.make_graph(
         g.nodes, Path(cfg_path).stem, [helper.make_tensor_value_info("input", f32, dims)],
-        outputs, initializer=g.initializers,
+        values, initializer=g.initializers,
     )  # fmt: skip
     model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="pydarknet"
@@ -127,14 +138,16 @@ def build_model(cfg: str | os.PathLike[str], weights: str | os.PathLike[str], *,
 
 def export_onnx(cfg: str | os.PathLike[str], weights: str | os.PathLike[str],
                 path: str | os.PathLike[str], *, opset: int = DEFAULT_OPSET,
-                dynamic_batch: bool = False) -> Path:  # fmt: skip
+                dynamic_batch: bool = False, outputs: Sequence[int] | None = None
+                ) -> Path:  # fmt: skip
     """Write the ONNX model of ``cfg`` + ``weights`` to ``path`` (returned as a Path).
 
     ``dynamic_batch=True`` leaves the batch dimension free (named ``N``); otherwise it
-    is 1.  Raises :class:`OnnxExportError` (naming the layer, its type and cfg line)
-    for a layer ONNX cannot express, :class:`~pydarknet.WeightsError` for weights of
-    the wrong size."""
-    model = build_model(cfg, weights, opset=opset, dynamic_batch=dynamic_batch)
+    is 1.  ``outputs`` lists other layers to output instead.  Raises
+    :class:`OnnxExportError` (naming the layer, its type and cfg line) for a layer
+    ONNX cannot express, :class:`~pydarknet.WeightsError` for weights of the wrong
+    size."""
+    model = build_model(cfg, weights, opset=opset, dynamic_batch=dynamic_batch, outputs=outputs)
     out = Path(path)
     _onnx().save_model(model, str(out))
     return out

@@ -162,6 +162,19 @@ def _stair(g: Graph, x: str, base: str) -> str:
     return g.op("Where", [is_odd, odd_value, half], base)
 
 
+def _plse(g: Graph, x: str, base: str) -> str:
+    return _where_piecewise(g, x, base, -4.0, 4.0, (0.01, 0.04), (0.125, 0.5), (0.01, 0.96))
+
+
+def _lhtan(g: Graph, x: str, base: str) -> str:
+    return _where_piecewise(g, x, base, 0.0, 1.0, (0.001, 0.0), (1.0, 0.0), (0.001, 0.999))
+
+
+def _hardtan(g: Graph, x: str, base: str) -> str:
+    low, high = g.const(np.float32(-1), f"{base}_lo"), g.const(np.float32(1), f"{base}_hi")
+    return g.op("Clip", [x, low, high], base)
+
+
 ACTIVATIONS = {
     "linear": _linear,
     "logistic": _logistic,
@@ -170,12 +183,9 @@ ACTIVATIONS = {
     "elu": lambda g, x, b: g.op("Elu", [x], b, alpha=1.0),
     "selu": lambda g, x, b: g.op("Selu", [x], b, alpha=1.6732, gamma=1.0507),
     "relie": lambda g, x, b: g.op("LeakyRelu", [x], b, alpha=0.01),
-    "plse": lambda g, x, b: _where_piecewise(g, x, b, -4.0, 4.0, (0.01, 0.04), (0.125, 0.5),
-                                             (0.01, 1.0 - 0.04)),  # fmt: skip
-    "hardtan": lambda g, x, b: g.op("Clip", [x, g.const(np.float32(-1), f"{b}_lo"),
-                                             g.const(np.float32(1), f"{b}_hi")], b),  # fmt: skip
-    "lhtan": lambda g, x, b: _where_piecewise(g, x, b, 0.0, 1.0, (0.001, 0.0), (1.0, 0.0),
-                                              (0.001, 1.0 - 0.001)),  # fmt: skip
+    "plse": _plse,
+    "hardtan": _hardtan,
+    "lhtan": _lhtan,
     "ramp": _ramp,
     "leaky": lambda g, x, b: g.op("LeakyRelu", [x], b, alpha=0.1),
     "tanh": lambda g, x, b: g.op("Tanh", [x], b),

@@ -24,8 +24,7 @@ def route(ly: Layer) -> Tensor:
         return ly.outputs[refs[0]]
     if s.is_image:  # equal w and h: the channels one after the other
         parts = [
-            g.image(ly.outputs[r], ly.shapes[r].c, s.h, s.w, f"{ly.base}_in{r}").name
-            for r in refs
+            g.image(ly.outputs[r], ly.shapes[r].c, s.h, s.w, f"{ly.base}_in{r}").name for r in refs
         ]
         return Tensor(g.op("Concat", parts, f"{ly.base}_route", axis=1), True)
     parts = [g.flat(ly.outputs[r], f"{ly.base}_in{r}").name for r in refs]

@@ -84,7 +84,7 @@ def fold(bias: np.ndarray, bn: tuple[np.ndarray, np.ndarray, np.ndarray] | None
         return np.ones_like(bias), bias
     scales, mean, var = (a.astype(np.float64) for a in bn)
     factor = scales / (np.sqrt(var) + EPSILON)
-    return factor, (bias - mean * factor).astype(np.float32)
+    return factor.astype(np.float32), (bias - mean * factor).astype(np.float32)
 
 
 def convolutional(ly: Layer) -> Tensor:
