@@ -26,9 +26,10 @@ ort = pytest.importorskip("onnxruntime")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from detections_match import mismatches  # noqa: E402
-from onnx_nets import seeded_weights, shrink  # noqa: E402
+from onnx_nets import shrink  # noqa: E402
 from reference import available  # noqa: E402
 from reference_layers import darknet_letterbox, layer_outputs  # noqa: E402
+from seeded_weights import seeded_weights  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not available(), reason="Debian's darknet is not installed")
 

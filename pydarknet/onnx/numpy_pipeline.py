@@ -17,7 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["YoloHead", "detect_yolo", "do_nms_sort", "letterbox", "yolo_boxes"]
+__all__ = [
+    "YoloHead",
+    "correct_boxes",
+    "detect_yolo",
+    "do_nms_sort",
+    "finish",
+    "letterbox",
+    "yolo_candidates",
+]
 
 F32 = np.float32
 
@@ -68,20 +76,19 @@ def letterbox(bgr: np.ndarray, netw: int, neth: int) -> np.ndarray:
     return boxed
 
 
-def yolo_boxes(outputs: dict[str, np.ndarray], heads: list[YoloHead], w: int, h: int,
-               netw: int, neth: int, thresh: float
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """get_network_boxes(relative=1) of the [yolo] layers' outputs (batch 1): boxes
-    (n, 4) relative to the image, probs (n, classes), objectness (n,)."""
-    new_w, new_h = _letterbox_size(w, h, netw, neth)
+def yolo_candidates(outputs: dict[str, np.ndarray], heads: list[YoloHead], netw: int,
+                    neth: int, thresh: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """get_yolo_detections of the [yolo] layers' outputs (batch 1), before
+    correct_yolo_boxes: boxes (n, 4) relative to the network input, probs (n, classes)
+    (objectness x class, 0 where not above thresh) and objectness (n,)."""
     all_boxes, all_probs, all_obj = [], [], []
     for head in heads:
         out = outputs[f"layer_{head.layer}"][0]
         n, classes = len(head.mask), head.classes
         lh, lw = out.shape[1:]
         p = out.reshape(n, classes + 5, lh * lw).transpose(2, 0, 1)  # (cells, anchors, entries)
-        obj = p[:, :, 4]
-        cell, a = np.nonzero(obj > F32(thresh))  # Darknet's order: cell-major, then anchor
+        cell, a = np.nonzero(p[:, :, 4] > F32(thresh))  # Darknet's order: cell, then anchor
         d = p[cell, a]
         anchors = np.asarray(head.anchors, F32).reshape(-1, 2)[np.asarray(head.mask)[a]]
         box = np.empty((len(cell), 4), F32)
@@ -94,13 +101,16 @@ def yolo_boxes(outputs: dict[str, np.ndarray], heads: list[YoloHead], w: int, h:
         all_boxes.append(box)
         all_probs.append(prob)
         all_obj.append(d[:, 4])
-    boxes = np.concatenate(all_boxes)
-    # correct_yolo_boxes: undo the letterbox (relative coordinates)
+    return np.concatenate(all_boxes), np.concatenate(all_probs), np.concatenate(all_obj)
+
+
+def correct_boxes(boxes: np.ndarray, w: int, h: int, netw: int, neth: int) -> None:
+    """correct_yolo_boxes (relative): undo the letterbox, in place."""
+    new_w, new_h = _letterbox_size(w, h, netw, neth)
     boxes[:, 0] = (boxes[:, 0] - (netw - new_w) / 2.0 / netw) / (F32(new_w) / F32(netw))
     boxes[:, 1] = (boxes[:, 1] - (neth - new_h) / 2.0 / neth) / (F32(new_h) / F32(neth))
     boxes[:, 2] *= F32(netw) / F32(new_w)
     boxes[:, 3] *= F32(neth) / F32(new_h)
-    return boxes, np.concatenate(all_probs), np.concatenate(all_obj)
 
 
 def _iou(boxes: np.ndarray) -> np.ndarray:
@@ -142,13 +152,14 @@ def do_nms_sort(boxes: np.ndarray, probs: np.ndarray, objectness: np.ndarray, nm
     return np.concatenate([live, rest])
 
 
-def detect_yolo(outputs: dict[str, np.ndarray], heads: list[YoloHead], w: int, h: int,
-                netw: int, neth: int, thresh: float = 0.5, nms: float = 0.45
-                ) -> list[tuple[int, float, tuple[float, float, float, float]]]:  # fmt: skip
-    """``[(class, prob, (x, y, w, h) pixels)]`` sorted by prob (stable over Darknet's
-    order), as :func:`pydarknet.detect_image` returns them (with class indices)."""
-    boxes, probs, obj = yolo_boxes(outputs, heads, w, h, netw, neth, thresh)
-    order = do_nms_sort(boxes, probs, obj, nms)
+def finish(boxes: np.ndarray, probs: np.ndarray, objectness: np.ndarray, w: int, h: int,
+           netw: int, neth: int, thresh: float = 0.5, nms: float = 0.45
+           ) -> list[tuple[int, float, tuple[float, float, float, float]]]:  # fmt: skip
+    """correct_yolo_boxes, do_nms_sort and the ``(class, prob, (x, y, w, h) pixels)``
+    of every prob above thresh, sorted by prob (stable over Darknet's order), as
+    :func:`pydarknet.detect_image` returns them (with class indices)."""
+    correct_boxes(boxes, w, h, netw, neth)
+    order = do_nms_sort(boxes, probs, objectness, nms)
     scale = np.array([w, h, w, h], F32)
     res = []
     for i in order:
@@ -156,3 +167,11 @@ def detect_yolo(outputs: dict[str, np.ndarray], heads: list[YoloHead], w: int, h
             res.append((int(j), float(probs[i, j]), tuple(float(v) for v in boxes[i] * scale)))
     res.sort(key=lambda r: -r[1])
     return res  # type: ignore[return-value]
+
+
+def detect_yolo(outputs: dict[str, np.ndarray], heads: list[YoloHead], w: int, h: int,
+                netw: int, neth: int, thresh: float = 0.5, nms: float = 0.45
+                ) -> list[tuple[int, float, tuple[float, float, float, float]]]:  # fmt: skip
+    """The detections of a ``w`` x ``h`` image from the model's [yolo] outputs."""
+    boxes, probs, obj = yolo_candidates(outputs, heads, netw, neth, thresh)
+    return finish(boxes, probs, obj, w, h, netw, neth, thresh, nms)
