@@ -118,19 +118,22 @@ def prepare(name: str, folder: Path, bgr: np.ndarray) -> dict:  # type: ignore[t
         text = re.sub(r"(?m)^(width|height)\s*=\s*\d+", r"\1=416", text)
         weights = folder / f"{name}.weights"
     cfg.write_text(re.sub(r"(?m)^(batch|subdivisions)\s*=\s*\d+", r"\1=1", text))
-    if name != "yolov3-tiny":
-        seeded_weights(cfg, weights, seed=0)
-    onnx_path = export_onnx(cfg, weights, folder / f"{name}.onnx")
     heads = yolo_heads(cfg)
     shape = check_cfg(str(cfg))
+    x = letterbox(bgr, shape.width, shape.height)
     thresh = 0.5
-    if name != "yolov3-tiny":  # the lowest threshold that leaves at most 50 candidates
-        import onnxruntime as ort
-
-        sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-        outs = dict(zip([o.name for o in sess.get_outputs()],
-                        sess.run(None, {"input": letterbox(bgr, shape.width, shape.height)}),
-                        strict=True))  # fmt: skip
+    if name != "yolov3-tiny":
+        # Random weights saturate yolov3's logistic outputs (shortcuts add up): scale the
+        # convolutions before the [yolo] layers so their outputs have a std of 3 on the
+        # image, then take the lowest threshold that leaves at most 50 boxes for NMS.
+        seeded_weights(cfg, weights, seed=0)
+        before = [h.layer - 1 for h in heads]
+        stds = [float(np.std(o)) for o in run_onnx(export_onnx(
+            cfg, weights, folder / "probe.onnx", outputs=before), x).values()]  # fmt: skip
+        seeded_weights(cfg, weights, seed=0, scale={i: 3 / s for i, s in zip(before, stds)})
+    onnx_path = export_onnx(cfg, weights, folder / f"{name}.onnx")
+    if name != "yolov3-tiny":
+        outs = run_onnx(onnx_path, x)
         for thresh in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999):
             if len(yolo_candidates(outs, heads, shape.width, shape.height, thresh)[0]) <= 50:
                 break
@@ -141,6 +144,14 @@ def prepare(name: str, folder: Path, bgr: np.ndarray) -> dict:  # type: ignore[t
                    "classes": h.classes} for h in heads],
         "flops": conv_flops(str(cfg)),
     }  # fmt: skip
+
+
+def run_onnx(path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    return dict(zip(names, sess.run(None, {"input": x}), strict=True))
 
 
 def opencv_python(args: argparse.Namespace) -> str:

@@ -18,9 +18,12 @@ from pydarknet.cfgparse import read_cfg
 __all__ = ["seeded_weights"]
 
 
-def seeded_weights(cfg: Path, path: Path, seed: int = 0) -> int:
+def seeded_weights(cfg: Path, path: Path, seed: int = 0,
+                   scale: dict[int, float] | None = None) -> int:  # fmt: skip
     """Write weights for ``cfg`` (a v0.2 header, then every layer's parameters);
-    returns the number of floats."""
+    returns the number of floats.  ``scale`` multiplies the biases and kernels of the
+    convolutional layers it names (index: factor), e.g. to keep detection logits in a
+    useful range."""
     rng = np.random.default_rng(seed)
     net = check_cfg(str(cfg))
     sections = read_cfg(cfg.read_bytes(), str(cfg))[1:]
@@ -35,14 +38,15 @@ def seeded_weights(cfg: Path, path: Path, seed: int = 0) -> int:
         parts.append(rng.uniform(0.5, 1.5, n).astype("<f4"))  # rolling variance
 
     prev_c, prev_out = net.channels, net.inputs
-    for sec, shape in zip(sections, net.layers, strict=True):
+    for index, (sec, shape) in enumerate(zip(sections, net.layers, strict=True)):
         if shape.kind == "convolutional":
             n, size, groups = sec.int("filters", 1), sec.int("size", 1), sec.int("groups", 1)
-            normal(n, 0.1)
+            factor = (scale or {}).get(index, 1.0)
+            normal(n, 0.1 * factor)
             if sec.int("batch_normalize", 0):
                 batch_norm(n)
             fan_in = prev_c // groups * size * size
-            normal(fan_in * n, (2 / fan_in) ** 0.5)
+            normal(fan_in * n, (2 / fan_in) ** 0.5 * factor)
         elif shape.kind == "connected":
             normal(shape.outputs, 0.1)
             normal(prev_out * shape.outputs, (2 / prev_out) ** 0.5)
