@@ -130,7 +130,8 @@ def prepare(name: str, folder: Path, bgr: np.ndarray) -> dict:  # type: ignore[t
         before = [h.layer - 1 for h in heads]
         stds = [float(np.std(o)) for o in run_onnx(export_onnx(
             cfg, weights, folder / "probe.onnx", outputs=before), x).values()]  # fmt: skip
-        seeded_weights(cfg, weights, seed=0, scale={i: 3 / s for i, s in zip(before, stds)})
+        scale = {i: 3 / s for i, s in zip(before, stds, strict=True)}
+        seeded_weights(cfg, weights, seed=0, scale=scale)
     onnx_path = export_onnx(cfg, weights, folder / f"{name}.onnx")
     if name != "yolov3-tiny":
         outs = run_onnx(onnx_path, x)
