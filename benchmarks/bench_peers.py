@@ -133,11 +133,9 @@ def prepare(name: str, folder: Path, bgr: np.ndarray) -> dict:  # type: ignore[t
         scale = {i: 3 / s for i, s in zip(before, stds, strict=True)}
         seeded_weights(cfg, weights, seed=0, scale=scale)
     onnx_path = export_onnx(cfg, weights, folder / f"{name}.onnx")
-    if name != "yolov3-tiny":
-        outs = run_onnx(onnx_path, x)
-        for thresh in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999):
-            if len(yolo_candidates(outs, heads, shape.width, shape.height, thresh)[0]) <= 50:
-                break
+    if name != "yolov3-tiny":  # objectness above thresh for at most 50 boxes
+        obj = yolo_candidates(run_onnx(onnx_path, x), heads, shape.width, shape.height, 0.0)[2]
+        thresh = max(0.5, float(np.sort(obj)[-51]) if len(obj) > 50 else 0.5)
     return {
         "cfg": str(cfg), "weights": str(weights), "onnx": str(onnx_path),
         "netw": shape.width, "neth": shape.height, "thresh": thresh, "nms": 0.45,
@@ -223,7 +221,7 @@ def bench_net(name: str, settings: dict, engines: list[str], args: argparse.Name
         except RuntimeError as exc:
             print(f"  ! {e}: {exc}")
     try:
-        print(f"\n{name} {settings['netw']}x{settings['neth']}, thresh {settings['thresh']}, "
+        print(f"\n{name} {settings['netw']}x{settings['neth']}, thresh {settings['thresh']:.4g}, "
               f"{settings['flops'] / 1e9:.2f} GFLOPs a forward pass")  # fmt: skip
         for e, w in workers.items():
             print(f"  {e:12s} {w.describe}")
