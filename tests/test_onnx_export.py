@@ -328,3 +328,22 @@ def test_unsupported_layer_names_layer_and_line(tmp_path: Path) -> None:
     seeded_weights(cfg, weights)
     with pytest.raises(OnnxExportError, match=r"line 11, layer 1 \[normalization\]"):
         build_model(cfg, weights)
+
+
+def test_opset_13_and_dynamic_batch(tmp_path: Path) -> None:
+    """The oldest opset the exporter supports gives the same outputs, also at batch 2."""
+    cfg = tmp_path / "mixed.cfg"
+    cfg.write_text(SYNTHETIC["mixed"])
+    weights = tmp_path / "seeded.weights"
+    seeded_weights(cfg, weights, seed=4)
+    x = np.random.default_rng(5).normal(0, 2, (2, 3, 16, 16)).astype(np.float32)
+    layers = list(range(len(check_cfg(str(cfg)).layers)))
+    new = session(build_model(cfg, weights, dynamic_batch=True, outputs=layers))
+    old = session(build_model(cfg, weights, opset=13, dynamic_batch=True, outputs=layers))
+    for a, b in zip(new.run(None, {"input": x}), old.run(None, {"input": x}), strict=True):
+        assert a.shape[0] == 2 and np.array_equal(a, b)
+    one = new.run(None, {"input": x[1:]})
+    for a, b in zip(new.run(None, {"input": x}), one, strict=True):
+        np.testing.assert_allclose(a[1:], b, rtol=1e-5, atol=1e-6)
+    with pytest.raises(OnnxExportError, match="opset"):
+        build_model(cfg, weights, opset=12)
