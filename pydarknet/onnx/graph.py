@@ -58,7 +58,7 @@ class Graph:
         self._used.add(name)
         return name
 
-    def const(self, value: np.ndarray | list[int] | float, base: str) -> str:
+    def const(self, value: np.ndarray | np.generic | list[int] | float, base: str) -> str:
         """An initializer: float arrays as float32, lists of ints as int64."""
         if isinstance(value, list):
             arr = np.asarray(value, dtype=np.int64)

@@ -14,7 +14,7 @@ __all__ = ["detection", "region", "reorg", "route", "shortcut", "softmax", "upsa
 
 
 def route(ly: Layer) -> Tensor:
-    text = ly.str("layers", "")
+    text = ly.get_str("layers", "")
     refs = []
     for part in text.split(","):
         i = c_atoi(part)
@@ -34,10 +34,10 @@ def route(ly: Layer) -> Tensor:
 def shortcut(ly: Layer) -> Tensor:
     """blas.c shortcut_cpu: out[k, j*sample, i*sample] = alpha*out[...] + beta*add[k,
     j*stride, i*stride] for k, j, i below the smaller of both shapes."""
-    ref = c_atoi(ly.str("from", "0"))
+    ref = c_atoi(ly.get_str("from", "0"))
     ref = ly.index + ref if ref < 0 else ref
     src, out = ly.shapes[ref], ly.shape
-    alpha, beta = ly.float("alpha", 1.0), ly.float("beta", 1.0)
+    alpha, beta = ly.get_float("alpha", 1.0), ly.get_float("beta", 1.0)
     g, b = ly.g, ly.base
     add = g.image(ly.outputs[ref], src.c, src.h, src.w, f"{b}_from").name
     x = ly.image_input()
@@ -62,13 +62,13 @@ def shortcut(ly: Layer) -> Tensor:
         mask[:, :minc, : minh * sample : sample, : minw * sample : sample] = alpha - 1
         x = g.op("Add", [x, g.op("Mul", [x, g.const(mask, f"{b}_alpha")], f"{b}_ax")], f"{b}_x")
     y = g.op("Add", [x, add], f"{b}_sum")
-    return Tensor(g.activate(y, ly.str("activation", "linear"), b), True)
+    return Tensor(g.activate(y, ly.get_str("activation", "linear"), b), True)
 
 
 def upsample(ly: Layer) -> Tensor:
     """upsample_layer.c: nearest neighbour times ``scale``; a negative stride sums
     stride x stride blocks (its backward pass) instead."""
-    stride, scale = ly.int("stride", 2), ly.float("scale", 1.0)
+    stride, scale = ly.get_int("stride", 2), ly.get_float("scale", 1.0)
     g, b, p = ly.g, ly.base, ly.prev
     x = ly.image_input()
     if stride > 0:
@@ -88,15 +88,15 @@ def reorg(ly: Layer) -> Tensor:
     """reorg_layer.c / blas.c reorg_cpu, whose index order is not ONNX's DepthToSpace:
     the input's flat buffer is read as (c/s², h*s, w*s) and its s x s phases become
     channels (forward), or the reverse."""
-    s, g, b, p = ly.int("stride", 1), ly.g, ly.base, ly.prev
-    if ly.int("flatten", 0):
+    s, g, b, p = ly.get_int("stride", 1), ly.g, ly.base, ly.prev
+    if ly.get_int("flatten", 0):
         raise ly.fail("flatten=1 is not supported by the ONNX exporter")
-    extra = ly.int("extra", 0)
+    extra = ly.get_int("extra", 0)
     if extra:  # a copy of the input followed by `extra` zeros
         pads = g.const([0, 0, 0, extra], f"{b}_extra")
         return Tensor(g.op("Pad", [ly.flat_input(), pads], f"{b}_reorg"), False)
     x, out_c = ly.image_input(), p.c // (s * s)
-    if ly.int("reverse", 0):  # out[c2, j*s+oy, i*s+ox] = x[(oy*s+ox)*out_c + c2, j, i]
+    if ly.get_int("reverse", 0):  # out[c2, j*s+oy, i*s+ox] = x[(oy*s+ox)*out_c + c2, j, i]
         y = g.reshape(x, [s, s, out_c, p.h, p.w], f"{b}_split")
         y = g.op("Transpose", [y], f"{b}_perm", perm=[0, 3, 4, 1, 5, 2])
         return Tensor(g.reshape(y, [out_c, p.h * s, p.w * s], f"{b}_reorg"), True)
@@ -131,12 +131,12 @@ def softmax(ly: Layer) -> Tensor:
     of a ``tree=`` file (values after the tree's last entry stay 0)."""
     g, b, n = ly.g, ly.base, ly.prev.outputs
     x = ly.flat_input()
-    temperature = ly.float("temperature", 1.0)
+    temperature = ly.get_float("temperature", 1.0)
     if temperature != 1:
         x = g.scale_shift(x, 1.0 / temperature, 0.0, f"{b}_temperature")
     tree = ly.sec.find("tree")[1]
     if tree is None:
-        groups = ly.int("groups", 1)
+        groups = ly.get_int("groups", 1)
         y = g.reshape(x, [groups, n // groups], f"{b}_groups")
         y = g.op("Softmax", [y], f"{b}_softmax", axis=-1)
         return Tensor(g.op("Flatten", [y], f"{b}_flat", axis=1), False)
@@ -163,7 +163,7 @@ def _logistic_where(ly: Layer, x: str, mask: np.ndarray) -> str:
 def yolo(ly: Layer) -> Tensor:
     """yolo_layer.c forward: logistic on x, y, objectness and the classes of each anchor."""
     s = ly.shape
-    classes = ly.int("classes", 20)
+    classes = ly.get_int("classes", 20)
     per = classes + 5
     entry = np.ones(per, bool)
     entry[2:4] = False
@@ -175,11 +175,11 @@ def region(ly: Layer) -> Tensor:
     """region_layer.c forward: logistic on x, y and (unless background=1) objectness;
     softmax over the classes of each anchor and cell, or logistic without softmax=1."""
     s, g, b = ly.shape, ly.g, ly.base
-    coords, classes, num = ly.int("coords", 4), ly.int("classes", 20), ly.int("num", 1)
+    coords, classes, num = ly.get_int("coords", 4), ly.get_int("classes", 20), ly.get_int("num", 1)
     if ly.sec.find("tree")[1] is not None:
         raise ly.fail("tree= (Darknet's CPU softmax over overlapping tree groups) is not "
                       "supported by the ONNX exporter")  # fmt: skip
-    soft, background = ly.int("softmax", 0), ly.int("background", 0)
+    soft, background = ly.get_int("softmax", 0), ly.get_int("background", 0)
     per = coords + 1 + classes
     entry = np.zeros(per, bool)
     entry[:2] = True
@@ -204,9 +204,9 @@ def detection(ly: Layer) -> Tensor:
     the side x side cells (stored first, class-minor)."""
     g, b = ly.g, ly.base
     x = ly.flat_input()
-    if not ly.int("softmax", 0):
+    if not ly.get_int("softmax", 0):
         return Tensor(x, False)
-    side, classes, n = ly.int("side", 7), ly.int("classes", 1), ly.prev.outputs
+    side, classes, n = ly.get_int("side", 7), ly.get_int("classes", 1), ly.prev.outputs
     cells = side * side * classes
     probs = g.reshape(g.slice(x, [0], [cells], [1], f"{b}_probs"), [side * side, classes],
                       f"{b}_cells")  # fmt: skip

@@ -47,13 +47,13 @@ class Layer:
             f"{self.sec.header}: {what}"
         )
 
-    def int(self, key: str, default: int) -> int:
+    def get_int(self, key: str, default: int) -> int:
         return self.sec.int(key, default)
 
-    def float(self, key: str, default: float) -> float:
+    def get_float(self, key: str, default: float) -> float:
         return c_atof(self.sec.find(key)[1], default)
 
-    def str(self, key: str, default: str) -> str:
+    def get_str(self, key: str, default: str) -> str:
         value = self.sec.find(key)[1]
         return default if value is None else value
 
@@ -66,13 +66,13 @@ class Layer:
 
     def refuse(self, *keys: str) -> None:
         for key in keys:
-            if self.int(key, 0):
+            if self.get_int(key, 0):
                 raise self.fail(f"{key}=1 is not supported by the ONNX exporter")
 
     def batch_norm(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """scales, rolling mean, rolling variance (their initial 1, 0, 0 when
         ``dontloadscales`` keeps Darknet from reading them)."""
-        if self.int("dontloadscales", 0):
+        if self.get_int("dontloadscales", 0):
             return np.ones(n, np.float32), np.zeros(n, np.float32), np.zeros(n, np.float32)
         return self.weights.take(n), self.weights.take(n), self.weights.take(n)
 
@@ -88,22 +88,22 @@ def fold(bias: np.ndarray, bn: tuple[np.ndarray, np.ndarray, np.ndarray] | None
 
 
 def convolutional(ly: Layer) -> Tensor:
-    n, size = ly.int("filters", 1), ly.int("size", 1)
-    stride, groups = ly.int("stride", 1), ly.int("groups", 1)
-    pad = size // 2 if ly.int("pad", 0) else ly.int("padding", 0)
+    n, size = ly.get_int("filters", 1), ly.get_int("size", 1)
+    stride, groups = ly.get_int("stride", 1), ly.get_int("groups", 1)
+    pad = size // 2 if ly.get_int("pad", 0) else ly.get_int("padding", 0)
     c = ly.prev.c
     ly.refuse("xnor", "dontload")
-    if ly.int("numload", 0) not in (0, n):
+    if ly.get_int("numload", 0) not in (0, n):
         raise ly.fail("numload= below filters= leaves filters Darknet initialises at random")
     bias = ly.weights.take(n)
-    bn = ly.batch_norm(n) if ly.int("batch_normalize", 0) else None
+    bn = ly.batch_norm(n) if ly.get_int("batch_normalize", 0) else None
     w = ly.weights.take(c // groups * n * size * size)
-    if ly.int("flipped", 0):
+    if ly.get_int("flipped", 0):
         if groups != 1:
             raise ly.fail("flipped=1 with groups= is not supported")
         w = w.reshape(c * size * size, n).T.copy()
     w = w.reshape(n, c // groups, size, size)
-    if ly.int("binary", 0):  # convolutional_layer.c binarize_weights
+    if ly.get_int("binary", 0):  # convolutional_layer.c binarize_weights
         mean = np.abs(w).reshape(n, -1).mean(axis=1, dtype=np.float32)[:, None, None, None]
         w = np.where(w > 0, mean, -mean).astype(np.float32)
     factor, bias = fold(bias, bn)
@@ -112,29 +112,29 @@ def convolutional(ly: Layer) -> Tensor:
     y = g.op("Conv", [ly.image_input(), g.const(w, f"{ly.base}_w"), g.const(bias, f"{ly.base}_b")],
              f"{ly.base}_conv", kernel_shape=[size, size], strides=[stride, stride],
              pads=[pad] * 4, group=groups)  # fmt: skip
-    return Tensor(g.activate(y, ly.str("activation", "logistic"), ly.base), True)
+    return Tensor(g.activate(y, ly.get_str("activation", "logistic"), ly.base), True)
 
 
 def connected(ly: Layer) -> Tensor:
-    outputs, inputs = ly.int("output", 1), ly.prev.outputs
+    outputs, inputs = ly.get_int("output", 1), ly.prev.outputs
     ly.refuse("dontload")
     bias = ly.weights.take(outputs)
     w = ly.weights.take(outputs * inputs)
     w = w.reshape(inputs, outputs).T if ly.weights.transpose else w.reshape(outputs, inputs)
-    bn = ly.batch_norm(outputs) if ly.int("batch_normalize", 0) else None
+    bn = ly.batch_norm(outputs) if ly.get_int("batch_normalize", 0) else None
     factor, bias = fold(bias, bn)
     w = (w * factor[:, None]).astype(np.float32)
     g = ly.g
     y = g.op("Gemm", [ly.flat_input(), g.const(w, f"{ly.base}_w"), g.const(bias, f"{ly.base}_b")],
              f"{ly.base}_fc", transB=1)  # fmt: skip
-    return Tensor(g.activate(y, ly.str("activation", "logistic"), ly.base), False)
+    return Tensor(g.activate(y, ly.get_str("activation", "logistic"), ly.base), False)
 
 
 def local(ly: Layer) -> Tensor:
     """local_layer.c: im2col, then one (filters x c*size*size) matrix per output location.
     im2col becomes a convolution with one-hot kernels, the products a batched MatMul."""
-    n, size = ly.int("filters", 1), ly.int("size", 1)
-    stride, pad = ly.int("stride", 1), ly.int("pad", 0)
+    n, size = ly.get_int("filters", 1), ly.get_int("size", 1)
+    stride, pad = ly.get_int("stride", 1), ly.get_int("pad", 0)
     p, s = ly.prev, ly.shape
     ly.refuse("dontload")
     if (p.w + 2 * pad - size) // stride + 1 != s.w or (p.h + 2 * pad - size) // stride + 1 != s.h:
@@ -153,7 +153,7 @@ def local(ly: Layer) -> Tensor:
     y = g.op("Transpose", [y], f"{b}_out_t", perm=[1, 2, 0])
     y = g.reshape(y, [n, s.h, s.w], f"{b}_out")
     y = g.op("Add", [y, g.const(bias, f"{b}_b")], f"{b}_bias")
-    return Tensor(g.activate(y, ly.str("activation", "logistic"), b), True)
+    return Tensor(g.activate(y, ly.get_str("activation", "logistic"), b), True)
 
 
 def batchnorm(ly: Layer) -> Tensor:
@@ -166,9 +166,9 @@ def batchnorm(ly: Layer) -> Tensor:
 
 def maxpool(ly: Layer) -> Tensor:
     """maxpool_layer.c: windows start at -padding/2; cells outside read -FLT_MAX."""
-    stride = ly.int("stride", 1)
-    size = ly.int("size", stride)
-    padding = ly.int("padding", size - 1)
+    stride = ly.get_int("stride", 1)
+    size = ly.get_int("size", stride)
+    padding = ly.get_int("padding", size - 1)
     p, s, g = ly.prev, ly.shape, ly.g
     left = padding // 2
     right_h = max(0, (s.h - 1) * stride + size - p.h - left)
@@ -193,12 +193,12 @@ def crop(ly: Layer) -> Tensor:
     p, s = ly.prev, ly.shape
     dh, dw = (p.h - s.h) // 2, (p.w - s.w) // 2
     y = ly.g.slice(ly.image_input(), [dh, dw], [dh + s.h, dw + s.w], [2, 3], f"{ly.base}_crop")
-    scale, shift = (1.0, 0.0) if ly.int("noadjust", 0) else (2.0, -1.0)
+    scale, shift = (1.0, 0.0) if ly.get_int("noadjust", 0) else (2.0, -1.0)
     return Tensor(ly.g.scale_shift(y, scale, shift, ly.base), True)
 
 
 def activation(ly: Layer) -> Tensor:
-    return Tensor(ly.g.activate(ly.x.name, ly.str("activation", "linear"), ly.base), ly.x.image)
+    return Tensor(ly.g.activate(ly.x.name, ly.get_str("activation", "linear"), ly.base), ly.x.image)
 
 
 def logistic(ly: Layer) -> Tensor:
