@@ -30,6 +30,7 @@ from .errors import (
 from .folder import detect_files, find_images
 from .models import MODELS, download
 from .network import Metadata, Network, load_meta, load_net
+from .onnx import export_onnx
 from .results import Box, Detection
 from .video import annotate_video, detect_video
 
@@ -63,6 +64,7 @@ __all__ = [
     "detect_video",
     "download",
     "draw_detections",
+    "export_onnx",
     "find_images",
     "get_num_threads",
     "gpu_available",

@@ -4,6 +4,7 @@
                               [--thresh T] [--out PATH] [--results FILE] [--json]
     pydarknet video IN [--out OUT] [--results FILE] [--max-frames N]
     pydarknet serve [--host 127.0.0.1] [--port 8000] ... (see pydarknet/serve/command.py)
+    pydarknet export-onnx CFG WEIGHTS OUT.onnx   (or --model NAME OUT.onnx)
     pydarknet download NAME
     pydarknet models
 
@@ -29,7 +30,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from . import _lib, cli_video
+from . import _lib, cli_onnx, cli_video
 from ._dist import installed_version
 from .cli_options import add_model_options, make_detector
 from .detector import Detector
@@ -60,6 +61,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     cli_video.add_parser(sub)
     serve_command.add_parser(sub)
+    cli_onnx.add_parser(sub)
 
     dl = sub.add_parser("download", help="download a zoo model's weights into the cache")
     dl.add_argument("name", choices=sorted(MODELS))
@@ -158,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_video.cmd_video(args, make_detector(args))
         if args.command == "serve":
             return serve_command.cmd_serve(args)
+        if args.command == "export-onnx":
+            return cli_onnx.cmd_export(args)
         if args.command == "download":
             print(download(args.name, force=args.force))
             return 0

@@ -23,6 +23,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("value types and drawing", ("results", "draw")),
     ("detection core", ("core",)),
     ("public functions", ("api", "cpu")),
+    ("ONNX export", ("onnx", "onnx.*")),
     ("Detector", ("detector",)),
     ("workflows", ("folder", "video")),
     ("service", ("serve", "serve.*")),
