@@ -48,12 +48,14 @@ class Server:
         self._found.set()
 
     def wait_health(self, status: int, timeout: float = 300.0) -> dict:
+        """The first /health answer with ``status`` once the model is no longer loading
+        (a 503 means either "loading" or "failed": wait for the outcome)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, "".join(self.lines[-30:])
             try:
                 r = httpx.get(self.url + "/health", timeout=5, trust_env=False)
-                if r.status_code == status:
+                if r.status_code == status and r.json().get("status") != "loading":
                     return r.json()
             except httpx.TransportError:
                 pass
