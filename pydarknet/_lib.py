@@ -46,7 +46,7 @@ def _not_loaded(exc: ImportError) -> str:
 ffi: FFI
 lib: Lib
 try:
-    from ._cuda_libs import import_extension
+    from ._wheel_libs import import_extension
 
     ffi, lib = import_extension()  # a GPU build may need NVIDIA's wheels loaded first
 except ImportError as exc:

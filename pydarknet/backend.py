@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 
 from . import _lib
-from ._cuda_libs import import_extension
+from ._wheel_libs import import_extension
 from ._lib import FFI, Lib
 from .errors import DarknetError
 
