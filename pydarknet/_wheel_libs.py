@@ -21,7 +21,12 @@ import importlib
 import sys
 from pathlib import Path
 
-__all__ = ["import_extension", "nvidia_lib_dirs", "preload_wheel_libraries"]
+__all__ = ["MissingWheelLibrary", "import_extension", "nvidia_lib_dirs", "preload_wheel_libraries"]
+
+
+class MissingWheelLibrary(ImportError):
+    """A library of another wheel that the build needs is not installed."""
+
 
 # The folders of NVIDIA's wheels (site-packages/nvidia/<sub>/lib) a GPU build can use.
 _NVIDIA_SUBDIRS = ("cu13", "cu12", "cuda_runtime", "cublas", "curand", "cudnn")
@@ -64,7 +69,7 @@ def preload_wheel_libraries(package: str) -> list[str]:
     for folder, soname, dist in listed:
         path = find_wheel_library(folder, soname)
         if path is None:
-            raise ImportError(
+            raise MissingWheelLibrary(
                 f"{package} needs {soname} from the {dist} wheel ({folder}/ in "
                 f"site-packages), which is not installed where this Python looks "
                 f"(sys.path): pip install {dist}"
