@@ -1,14 +1,16 @@
 # The CUDA (+ cuDNN) side of the build: included by CMakeLists.txt when DARKNET_GPU=ON.
 #
-# Sets DARKNET_CUDA_SOURCES (upstream's .cu files), DARKNET_CUDA_LIBS (full paths of
-# libcudart, libcublas, libcurand and, with DARKNET_CUDNN, libcudnn), DARKNET_CUDA_INCLUDES
-# and DARKNET_CUDA_RPATH (where the installed library looks for them at run time).
+# Sets DARKNET_CUDA_SOURCES (upstream's .cu files), DARKNET_CUDA_INCLUDES, and for
+# libcudart, libcublas, libcurand and, with DARKNET_CUDNN, libcudnn: those from NVIDIA's
+# wheels through pydn_wheel_library (cmake/WheelLibs.cmake), those from a toolkit in
+# DARKNET_CUDA_LIBS (full paths) and DARKNET_CUDA_RPATH (their folders).
 #
 # Libraries come from NVIDIA's Python wheels (nvidia-cuda-runtime, nvidia-cublas,
 # nvidia-curand, nvidia-cudnn-cu13 / their -cu12 twins) when the building Python can
 # import them, else from a CUDA toolkit (CUDAToolkit_ROOT, /usr/local/cuda) and a system
-# cuDNN (CUDNN_ROOT).  Wheel libraries are found again at run time through an RPATH
-# relative to site-packages; toolkit libraries through their absolute directory.
+# cuDNN (CUDNN_ROOT).  Wheel libraries are loaded by pydarknet at run time (and in
+# source builds also found through an RPATH relative to site-packages); toolkit
+# libraries through their absolute directory.
 
 # nvcc: CUDACXX / CMAKE_CUDA_COMPILER, PATH, else the usual toolkit folders.
 if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX})
@@ -37,14 +39,14 @@ option(DARKNET_CUDA_WHEELS "Look for the CUDA libraries in NVIDIA's Python wheel
 string(REGEX MATCH "^[0-9]+" DARKNET_CUDA_MAJOR "${CMAKE_CUDA_COMPILER_VERSION}")
 
 # The lib/ and include/ folders of NVIDIA's wheels visible to the building Python: the
-# list of folders is pydarknet/_cuda_libs.py's, which also finds them at run time.
+# list of folders is pydarknet/_wheel_libs.py's, which also finds them at run time.
 set(_wheel_libdirs "")
 set(_wheel_incdirs "")
 set(DARKNET_CUDA_FROM_WHEELS OFF)
 if(DARKNET_CUDA_WHEELS)
   foreach(_kind lib include)
     execute_process(
-      COMMAND "${Python_EXECUTABLE}" "${PROJECT_SOURCE_DIR}/pydarknet/_cuda_libs.py" ${_kind}
+      COMMAND "${Python_EXECUTABLE}" "${PROJECT_SOURCE_DIR}/pydarknet/_wheel_libs.py" ${_kind}
       OUTPUT_VARIABLE _wheel_${_kind}dirs OUTPUT_STRIP_TRAILING_WHITESPACE)
   endforeach()
   set(_wheel_incdirs ${_wheel_includedirs})
@@ -63,6 +65,16 @@ set(_versions_cudart ${DARKNET_CUDA_MAJOR})
 set(_versions_cublas ${DARKNET_CUDA_MAJOR})
 set(_versions_curand 10)
 set(_versions_cudnn 9 8)
+# The NVIDIA wheel that installs each (named in pydarknet's error when it is missing).
+if(DARKNET_CUDA_MAJOR STREQUAL "13")
+  set(_cu "")
+else()
+  set(_cu "-cu${DARKNET_CUDA_MAJOR}")
+endif()
+set(_dist_cudart "nvidia-cuda-runtime${_cu}")
+set(_dist_cublas "nvidia-cublas${_cu}")
+set(_dist_curand "nvidia-curand${_cu}")
+set(_dist_cudnn "nvidia-cudnn-cu${DARKNET_CUDA_MAJOR}")
 foreach(_name IN LISTS _wanted)
   set(_names "")
   foreach(_v IN LISTS _versions_${_name})
@@ -79,14 +91,19 @@ foreach(_name IN LISTS _wanted)
       "nvidia-cudnn-cu13, then build with --no-build-isolation), or point "
       "CUDAToolkit_ROOT / CUDNN_ROOT at a CUDA toolkit and cuDNN.")
   endif()
-  list(APPEND DARKNET_CUDA_LIBS "${DARKNET_LIB_${_name}}")
   get_filename_component(_dir "${DARKNET_LIB_${_name}}" DIRECTORY)
-  # Inside a wheel (site-packages/nvidia/<x>/lib): relative to pydarknet/, which
-  # sits beside nvidia/ in the same site-packages.  Else: the absolute folder.
+  # Inside a wheel (site-packages/nvidia/<x>/lib): one of the other wheels' libraries
+  # (cmake/WheelLibs.cmake: loaded by pydarknet, RPATH relative to site-packages).
+  # Else (a toolkit): linked here, with the absolute folder as RPATH.
   if(_dir MATCHES "/nvidia/([^/]+)/lib$")
-    list(APPEND DARKNET_CUDA_RPATH "$ORIGIN/../nvidia/${CMAKE_MATCH_1}/lib")
+    pydn_wheel_library("${DARKNET_LIB_${_name}}" "nvidia/${CMAKE_MATCH_1}/lib"
+                       "${_dist_${_name}}")
     set(DARKNET_CUDA_FROM_WHEELS ON)
+  elseif(PYDARKNET_PRELOAD_DEPS)
+    message(FATAL_ERROR "pydarknet: PYDARKNET_PRELOAD_DEPS needs NVIDIA's wheels, "
+                        "not ${DARKNET_LIB_${_name}}")
   else()
+    list(APPEND DARKNET_CUDA_LIBS "${DARKNET_LIB_${_name}}")
     list(APPEND DARKNET_CUDA_RPATH "${_dir}")
   endif()
   message(STATUS "pydarknet: ${_name}: ${DARKNET_LIB_${_name}}")

@@ -3,8 +3,9 @@
 # Upstream's src/gemm.c is left out of the source list by CMakeLists.txt and replaced
 # by csrc/fast/gemm.c; the other files override layer forwards at load time.  GEMM is
 # OpenBLAS from the scipy-openblas32 wheel (a build requirement and a runtime
-# dependency): linked by its soname and found at run time through an RPATH relative to
-# the installed package (site-packages/pydarknet -> site-packages/scipy_openblas32/lib),
+# dependency): loaded by pydarknet before its extension, and in source builds also
+# linked by its soname with an RPATH relative to the installed package
+# (site-packages/pydarknet -> site-packages/scipy_openblas32/lib; cmake/WheelLibs.cmake),
 # so no LD_LIBRARY_PATH is needed.  No -march: OpenBLAS picks its kernels for the CPU
 # at run time (DYNAMIC_ARCH), our code stays baseline for its CPU (csrc/fast/arch.h).
 option(DARKNET_PORTABLE "DARKNET_FAST without x86 SIMD clones: what non-x86 CPUs run" OFF)
@@ -31,10 +32,12 @@ target_compile_definitions(darknet PRIVATE PYDN_FAST=1 $<$<BOOL:${DARKNET_PORTAB
 # as upstream's -Ofast; compile-time only (no crtfastmath at link time).  SIMD beyond
 # the x86-64 baseline only through target_clones (runtime dispatch, csrc/fast/arch.h).
 set_source_files_properties(${FAST_SOURCES} PROPERTIES COMPILE_OPTIONS "-O3;-ffast-math")
-target_link_libraries(darknet PRIVATE "${OPENBLAS_LIB_DIR}/libscipy_openblas.so")
-set_target_properties(darknet PROPERTIES
-  INSTALL_RPATH "$ORIGIN;$ORIGIN/../scipy_openblas32/lib")
-if(SKBUILD_STATE STREQUAL "editable")
+if(NOT OPENBLAS_LIB_DIR MATCHES "/scipy_openblas32/lib$")
+  message(FATAL_ERROR "pydarknet: unexpected scipy-openblas32 layout: ${OPENBLAS_LIB_DIR}")
+endif()
+pydn_wheel_library("${OPENBLAS_LIB_DIR}/libscipy_openblas.so" scipy_openblas32/lib
+                   scipy-openblas32)  # linked by cmake/WheelLibs.cmake
+if(SKBUILD_STATE STREQUAL "editable" AND NOT PYDARKNET_PRELOAD_DEPS)
   # pip install -e . -Ceditable.rebuild=true loads the library from the build folder,
   # where the relative path above leads nowhere: also look where OpenBLAS is now.
   set_property(TARGET darknet APPEND PROPERTY INSTALL_RPATH "${OPENBLAS_LIB_DIR}")

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from ._wheel_libs import MissingWheelLibrary, import_extension
 from .errors import DarknetError
 
 #: A cffi C object (a ``pydn_*`` struct, a pointer, an array): cffi's own types know no
@@ -36,6 +37,8 @@ def _not_loaded(exc: ImportError) -> str:
             f"to work on pydarknet, make an editable install (`pip install -e {here.parent}`, "
             "see docs/CONTRIBUTING.md), which works from here too."
         )
+    if isinstance(exc, MissingWheelLibrary):
+        return str(exc)  # says which wheel to install
     return (
         f"pydarknet's compiled extension could not be loaded: {exc}.  The installation "
         "looks broken: reinstall pydarknet (`pip install --force-reinstall pydarknet`, or "
@@ -46,9 +49,7 @@ def _not_loaded(exc: ImportError) -> str:
 ffi: FFI
 lib: Lib
 try:
-    from ._cuda_libs import import_extension
-
-    ffi, lib = import_extension()  # a GPU build may need NVIDIA's wheels loaded first
+    ffi, lib = import_extension()  # loads OpenBLAS / NVIDIA's libraries first
 except ImportError as exc:
     raise ImportError(_not_loaded(exc)) from exc
 

@@ -16,8 +16,8 @@ import threading
 from dataclasses import dataclass
 
 from . import _lib
-from ._cuda_libs import import_extension
 from ._lib import FFI, Lib
+from ._wheel_libs import import_extension
 from .errors import DarknetError
 
 __all__ = ["CPU_BACKEND", "PLUGIN", "Backend", "backend_for", "gpu_backend", "gpu_expected"]

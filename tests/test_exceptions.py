@@ -20,7 +20,7 @@ import pydarknet
 PACKAGE = Path(__file__).resolve().parent.parent / "pydarknet"
 ALLOWED = {
     # the extension cannot load, or another distribution wrote into our folder (_dist.py)
-    "ImportError": ("_lib.py", "_cuda_libs.py", "_dist.py"),
+    "ImportError": ("_lib.py", "_wheel_libs.py", "_dist.py"),
     "SystemExit": ("cli*.py", "cli/*.py", "serve/command.py"),  # the command line
 }
 

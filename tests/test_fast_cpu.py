@@ -32,13 +32,23 @@ def test_default_cpu_build_is_the_fast_one() -> None:
 
 
 @needs_fast
-def test_openblas_comes_from_the_wheel_without_library_path() -> None:
-    """libdarknet finds scipy-openblas32's library through its RPATH: in a fresh process
-    with no LD_LIBRARY_PATH, importing pydarknet maps the wheel's libscipy_openblas.so
-    (without importing scipy_openblas32, which would load it by itself)."""
+@pytest.mark.parametrize("how", ["import", "library alone"])
+def test_openblas_comes_from_the_wheel_without_library_path(how: str) -> None:
+    """scipy-openblas32's libscipy_openblas.so is found with no LD_LIBRARY_PATH, in a
+    fresh process and without importing scipy_openblas32 (which would load it by itself):
+    importing pydarknet loads it from the wheel (pydarknet/_wheel_libs.py), and this
+    source build's libdarknet.so, loaded alone, finds it through its own RPATH."""
+    load = (
+        "import pydarknet\n"
+        if how == "import"
+        else "import ctypes\n"
+        "folder = importlib.util.find_spec('pydarknet').submodule_search_locations[0]\n"
+        "ctypes.CDLL(folder + '/libdarknet.so')\n"
+    )
     code = (
-        "import importlib.util, pathlib, pydarknet, sys\n"
-        "assert 'scipy_openblas32' not in sys.modules\n"
+        "import importlib.util, pathlib, sys\n"
+        + load
+        + "assert 'scipy_openblas32' not in sys.modules\n"
         "spec = importlib.util.find_spec('scipy_openblas32')\n"
         "print(pathlib.Path(spec.origin).parent / 'lib')\n"
         "print(pathlib.Path('/proc/self/maps').read_text())\n"

@@ -146,7 +146,7 @@ def test_gpu_wheel_links_cuda_and_runs_without_gpu(clone: Path, tmp_path: Path) 
         check=True,
     )
     # In a --target folder the RPATH finds no nvidia/ beside pydarknet: the import
-    # loads NVIDIA's wheels from sys.path instead (pydarknet/_cuda_libs.py).
+    # loads NVIDIA's wheels from sys.path instead (pydarknet/_wheel_libs.py).
     script = """
 import warnings, pydarknet
 from pydarknet import models

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "pydarknet"
 #: The layers, lowest first; a module may import from its own layer or a lower one.
 #: Patterns match the module name after ``pydarknet.`` (``cfg*`` matches a sub-package).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("errors", "_cuda_libs", "_dist", "pipeline")),
+    ("foundation", ("errors", "_wheel_libs", "_dist", "pipeline")),
     ("raw C mirror", ("_lib", "backend")),
     ("owning wrappers", ("device", "network", "images", "models", "cfg*")),
     ("value types and drawing", ("results", "draw")),

