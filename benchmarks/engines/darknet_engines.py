@@ -14,11 +14,11 @@ Dets = list[tuple[int, float, tuple[float, float, float, float]]]
 class Pydarknet:
     def __init__(self, settings: dict[str, Any]) -> None:
         import pydarknet
-        from pydarknet import batch, cpu
+        from pydarknet import core, cpu
         from pydarknet.images import read_image
 
         cpu.set_num_threads(settings["threads"])
-        self.pydarknet, self.batch, self.cpu = pydarknet, batch, cpu
+        self.pydarknet, self.core, self.cpu = pydarknet, core, cpu
         self.net = pydarknet.load_net(settings["cfg"], settings["weights"], device="cpu")
         self.meta = pydarknet.Metadata(self.net.classes, tuple(map(str, range(self.net.classes))))
         self.bgr = read_image(settings["image"])
@@ -33,7 +33,7 @@ class Pydarknet:
         found = self.pydarknet.detect_image(self.net, self.meta, self.bgr, self.thresh,
                                             nms=self.nms)  # fmt: skip
         dets = [(int(name), p, box) for name, p, box in found]
-        return dets, self.batch.last_forward_seconds()
+        return dets, self.core.last_forward_seconds()
 
 
 class _Box(C.Structure):
