@@ -29,7 +29,7 @@ from pydarknet import models
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
-from serve_server import Server, as_tuples, batch_stats, same_to_rounding  # noqa: E402
+from helpers.serve_server import Server, as_tuples, batch_stats, same_to_rounding  # noqa: E402
 
 
 def reference(images: list[Path], model: str) -> dict[Path, list]:
