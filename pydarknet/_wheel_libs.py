@@ -20,6 +20,7 @@ import ctypes
 import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 __all__ = ["MissingWheelLibrary", "import_extension", "nvidia_lib_dirs", "preload_wheel_libraries"]
 
@@ -82,7 +83,7 @@ def preload_wheel_libraries(package: str) -> list[str]:
     return loaded
 
 
-def import_extension(module: str = "pydarknet._darknet"):  # type: ignore[no-untyped-def]
+def import_extension(module: str = "pydarknet._darknet") -> tuple[Any, Any]:
     """``(ffi, lib)`` of a cffi extension (pydarknet's, or the CUDA plugin's
     ``pydarknet_cu13._darknet``), after loading the libraries its build needs."""
     preload_wheel_libraries(module.rpartition(".")[0])

@@ -139,7 +139,7 @@ def do_nms_sort(boxes: np.ndarray, probs: np.ndarray, objectness: np.ndarray, nm
             i += 1
     live = np.asarray(order[: k + 1], np.int64)
     rest = np.asarray(order[k + 1 :], np.int64)
-    iou = _iou(boxes) if len(live) else None
+    iou = _iou(boxes) if len(live) else np.zeros((0, 0), F32)
     for cls in range(probs.shape[1]):
         column = probs[live, cls]
         if not column.any():
@@ -149,7 +149,7 @@ def do_nms_sort(boxes: np.ndarray, probs: np.ndarray, objectness: np.ndarray, nm
             if probs[a, cls] == 0:
                 continue
             after = live[pos + 1 :]
-            probs[after[iou[a, after] > nms], cls] = 0  # type: ignore[index]
+            probs[after[iou[a, after] > nms], cls] = 0
     return np.concatenate([live, rest])
 
 
@@ -162,12 +162,13 @@ def finish(boxes: np.ndarray, probs: np.ndarray, objectness: np.ndarray, w: int,
     correct_boxes(boxes, w, h, netw, neth)
     order = do_nms_sort(boxes, probs, objectness, nms)
     scale = np.array([w, h, w, h], F32)
-    res = []
+    res: list[tuple[int, float, tuple[float, float, float, float]]] = []
     for i in order:
         for j in np.nonzero(probs[i] > F32(thresh))[0]:
-            res.append((int(j), float(probs[i, j]), tuple(float(v) for v in boxes[i] * scale)))
+            x, y, bw, bh = (float(v) for v in boxes[i] * scale)
+            res.append((int(j), float(probs[i, j]), (x, y, bw, bh)))
     res.sort(key=lambda r: -r[1])
-    return res  # type: ignore[return-value]
+    return res
 
 
 def detect_yolo(outputs: dict[str, np.ndarray], heads: list[YoloHead], w: int, h: int,

@@ -14,7 +14,7 @@ import asyncio
 import os
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -139,7 +139,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     limit = int(config.max_upload_mb * 1024 * 1024)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loading = asyncio.create_task(service.load())
         yield
         await loading
@@ -154,7 +154,9 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     app.state.service = service
 
     @app.middleware("http")
-    async def count(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def count(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         start = time.perf_counter()
         response = await call_next(request)
         path = request.url.path

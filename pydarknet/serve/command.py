@@ -18,12 +18,15 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 log = logging.getLogger("pydarknet.serve")
+N = TypeVar("N", int, float)
 
 
-def _positive(kind: type):  # type: ignore[no-untyped-def]
-    def parse(text: str):  # type: ignore[no-untyped-def]
+def _positive(kind: Callable[[str], N]) -> Callable[[str], N]:
+    def parse(text: str) -> N:
         value = kind(text)
         if not value > 0:
             raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
