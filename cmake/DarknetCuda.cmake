@@ -39,7 +39,7 @@ option(DARKNET_CUDA_WHEELS "Look for the CUDA libraries in NVIDIA's Python wheel
 string(REGEX MATCH "^[0-9]+" DARKNET_CUDA_MAJOR "${CMAKE_CUDA_COMPILER_VERSION}")
 
 # The lib/ and include/ folders of NVIDIA's wheels visible to the building Python: the
-# list of folders is pydarknet/_wheel_libs.py's, which also finds them at run time.
+# list of folders is pydarknet/_wheel_libs.py's (nvidia_lib_dirs).
 set(_wheel_libdirs "")
 set(_wheel_incdirs "")
 set(DARKNET_CUDA_FROM_WHEELS OFF)

@@ -87,12 +87,16 @@ def set_verbose(on: bool = True) -> None:
 attach_logger(ffi, lib)
 
 
-def last_error() -> str:
+def last_error(ffi: FFI = ffi, lib: Lib = lib) -> str:
+    """The message of a library's last failed pydn_* call (default pydarknet's own)."""
     text: bytes = ffi.string(lib.pydn_last_error())
     return text.decode("utf-8", "replace")
 
 
-def check(rc: int, what: str, exc: type[Exception] = DarknetError) -> None:
-    """Raise ``exc`` naming ``what`` when a pydn_* call returned an error code."""
+def check(
+    rc: int, what: str, exc: type[Exception] = DarknetError, ffi: FFI = ffi, lib: Lib = lib
+) -> None:
+    """Raise ``exc`` naming ``what`` when a pydn_* call of a library (default pydarknet's
+    own) returned an error code."""
     if rc != 0:
-        raise exc(f"{what}: {last_error() or 'Darknet failed'}")
+        raise exc(f"{what}: {last_error(ffi, lib) or 'Darknet failed'}")

@@ -20,10 +20,19 @@ from ._lib import FFI, Lib
 from ._wheel_libs import import_extension
 from .errors import DarknetError
 
-__all__ = ["CPU_BACKEND", "PLUGIN", "Backend", "backend_for", "gpu_backend", "gpu_expected"]
+__all__ = [
+    "BUILD_CUDNN",
+    "BUILD_GPU",
+    "CPU_BACKEND",
+    "PLUGIN",
+    "Backend",
+    "backend_for",
+    "gpu_backend",
+    "gpu_expected",
+]
 
 PLUGIN = "pydarknet_cu13"  # the CUDA plugin's module (distribution pydarknet-cu13)
-_BUILD_GPU = 1  # pydn_build_flags() (csrc/pydn_device.h)
+BUILD_GPU, BUILD_CUDNN = 1, 2  # pydn_build_flags() (csrc/pydn_device.h)
 
 
 @dataclass(frozen=True)
@@ -37,15 +46,14 @@ class Backend:
 
     @property
     def gpu_build(self) -> bool:
-        return bool(self.lib.pydn_build_flags() & _BUILD_GPU)
+        return bool(self.lib.pydn_build_flags() & BUILD_GPU)
 
     def last_error(self) -> str:
-        return str(self.ffi.string(self.lib.pydn_last_error()).decode("utf-8", "replace"))
+        return _lib.last_error(self.ffi, self.lib)
 
     def check(self, rc: int, what: str, exc: type[Exception] = DarknetError) -> None:
         """Raise ``exc`` naming ``what`` when a pydn_* call of this library failed."""
-        if rc != 0:
-            raise exc(f"{what}: {self.last_error() or 'Darknet failed'}")
+        _lib.check(rc, what, exc, self.ffi, self.lib)
 
 
 CPU_BACKEND = Backend("pydarknet._darknet", _lib.ffi, _lib.lib)

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .backend import CPU_BACKEND, backend_for, gpu_backend, gpu_expected
+from .backend import BUILD_CUDNN, BUILD_GPU, CPU_BACKEND, backend_for, gpu_backend, gpu_expected
 from .errors import DarknetValueError, GPUError
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
 
 Device = int | str | None
 CPU = -1
-_BUILD_GPU, _BUILD_CUDNN = 1, 2
 
 # Darknet reads one global, gpu_index, while it builds a network and loads weights.
 _BUILD_LOCK = threading.Lock()
@@ -99,8 +98,8 @@ def cuda_info() -> CudaInfo:
         ok = lib.pydn_gpu_name(i, buf, len(buf)) == 0
         names.append(ffi.string(buf).decode("utf-8", "replace") if ok else f"GPU {i}")
     return CudaInfo(
-        gpu_build=bool(flags & _BUILD_GPU),
-        cudnn_build=bool(flags & _BUILD_CUDNN),
+        gpu_build=bool(flags & BUILD_GPU),
+        cudnn_build=bool(flags & BUILD_CUDNN),
         runtime_version=runtime[0],
         driver_version=driver[0],
         cudnn_version=cudnn[0],

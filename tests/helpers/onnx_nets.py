@@ -1,5 +1,5 @@
 """Darknet's own cfg files made small enough for the ONNX export tests (seeded
-weights for them: benchmarks/seeded_weights.py)."""
+weights for them: tests/helpers/seeded_weights.py)."""
 
 from __future__ import annotations
 
