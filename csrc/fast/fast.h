@@ -52,6 +52,12 @@ int pydn_conv_pool_fusable(const network *net, int i);
 void pydn_forward_conv_pool(layer l, network net); /* conv + the 2x2 maxpool after it */
 void pydn_forward_pooled(layer l, network net);    /* that maxpool: done by the conv */
 
+/* The packed product (kernel.c): out[t][f] = sum_c v[c][t] * u[c][f] for nt <= PYDN_NT
+ * tiles and PYDN_FB filters; u is [c][PYDN_FB], v is [c][nt], out row t at out + t * ldo. */
+#define PYDN_FB 32
+#define PYDN_NT 12
+void pydn_packed_product(const float *u, const float *v, int C, int nt, float *out, int ldo);
+
 /* Winograd 3x3 stride-1 convolution (winograd.c): weights transformed at load time by
  * pydn_winograd_prepare; pydn_conv_winograd returns 0 when the layer is not prepared. */
 int pydn_winograd_suits(const layer *l);

@@ -7,14 +7,16 @@
  *     Y = A^T [ (G g G^T) .* (B^T d B) ] A
  * so a tile costs a * a multiply-adds per input channel and filter instead of 9 m^2
  * (F(4x4): 36 against 144; F(2x2): 16 against 36).  Per layer:
- *   - at load time, every filter g is transformed once: U[xi][k][c] = (G g G^T)[xi]
- *     (pydn_winograd_prepare; kept in the layer, see there);
- *   - phase 1, the input: V[xi][c][tile] = (B^T d B)[xi] for every channel and tile;
- *   - phase 2, tasks of (tiles, filters): a * a products U[xi] . V[xi] (sgemm, K x C
- *     times C x tiles), then the output transform A^T M A with bias + activation (and a
+ *   - at load time, every filter g is transformed once: U[xi][k][c] = (G g G^T)[xi],
+ *     packed for kernel.c in blocks of PYDN_FB filters (pydn_winograd_prepare; kept in
+ *     the layer, see there);
+ *   - phase 1, the input: V[xi][c][tile] = (B^T d B)[xi] for every channel and tile,
+ *     written in blocks of up to PYDN_NT tiles, each block [c][tile] (kernel.c's order);
+ *   - phase 2, tasks of (tiles, filters): a * a products M[xi] = V[xi]^T U[xi] (kernel.c,
+ *     [tile][filter]), then the output transform A^T M A with bias + activation (and a
  *     fused 2x2 maxpool) while the products are in cache.
- * The transforms run over vectors of tiles (loops the compiler vectorizes; AVX2 and
- * AVX-512 only through target_clones, runtime dispatch).  The result differs from
+ * The transforms run over vectors (of tiles in phase 1, of filters in phase 2: loops the
+ * compiler vectorizes; AVX2 and AVX-512 only through target_clones, runtime dispatch).  The result differs from
  * direct convolution by rounding only (about 1e-6 relative for F(2x2), 1e-5 for
  * F(4x4)); tests/test_reproduce.py checks the detections against the original binary.
  */
@@ -26,7 +28,7 @@
 #include "fast.h"
 
 #define AMAX 6     /* largest a = m + 2 */
-#define TILES 64   /* tiles per vector in the transforms */
+#define TILES 64   /* tiles per vector in the input transform (at least PYDN_NT) */
 #define FINGERPRINT 8
 #define PRODUCTS (1 << 18) /* floats of products per task: 1 MiB, in L2 */
 
@@ -111,9 +113,14 @@ static const wino_kind F4 = {
  * only for binary/XNOR layers (which never come here), reads it only for them, and
  * frees it with the layer.  Layout: a header of m (the tile size) and FINGERPRINT
  * weights sampled from layer.weights (to notice weights loaded again in place), then
- * a * a matrices K x C. */
+ * for each of the a * a points, blocks of PYDN_FB filters (the last one padded with
+ * zero filters), each [c][filter]. */
 #define HEADER (1 + FINGERPRINT)
-static size_t u_floats(const layer *l, int a) { return (size_t)a * a * l->n * l->c; }
+static int padded_filters(const layer *l) { return (l->n + PYDN_FB - 1) / PYDN_FB * PYDN_FB; }
+static size_t u_floats(const layer *l, int a)
+{
+    return (size_t)a * a * padded_filters(l) * l->c;
+}
 
 /* Does the layer hold the transform of its current weights for tile size w->m? */
 static int holds(const layer *l, const wino_kind *w)
@@ -158,12 +165,13 @@ typedef struct {
     float *u;
 } weights_job;
 
-/* Filters k of all channels: U[xi][k][c] = G g G^T. */
+/* Filter k of all channels: U[xi][k][c] = G g G^T, packed (see HEADER). */
 static void weights_task(void *ctx, int k)
 {
     const weights_job *j = ctx;
     const wino_kind *w = j->w;
-    int a = w->a, C = j->l->c, K = j->l->n;
+    int a = w->a, C = j->l->c, KP = padded_filters(j->l);
+    float *block = j->u + (size_t)(k / PYDN_FB) * PYDN_FB * C + k % PYDN_FB;
     for (int c = 0; c < C; ++c) {
         const float *g = j->l->weights + ((size_t)k * C + c) * 9;
         float t[AMAX * 3], u;
@@ -175,7 +183,7 @@ static void weights_task(void *ctx, int k)
             for (int p = 0; p < a; ++p) {
                 u = t[i * 3] * w->g[p * 3] + t[i * 3 + 1] * w->g[p * 3 + 1] +
                     t[i * 3 + 2] * w->g[p * 3 + 2];
-                j->u[((size_t)(i * a + p) * K + k) * C + c] = u;
+                block[((size_t)(i * a + p) * KP * C) + (size_t)c * PYDN_FB] = u;
             }
     }
 }
@@ -194,7 +202,7 @@ void pydn_winograd_prepare(layer *l)
     }
     if (holds(l, w)) return;
     free(l->binary_weights);
-    float *u = malloc(sizeof(float) * (HEADER + u_floats(l, w->a)));
+    float *u = calloc(HEADER + u_floats(l, w->a), sizeof(float)); /* padding: zeros */
     if (!u) abort();
     weights_job j = {l, w, u + HEADER};
     pydn_parallel_for(l->n, weights_task, &j);
@@ -218,10 +226,15 @@ typedef struct {
     const layer *l, *pool; /* pool: a fused 2x2 stride-2 maxpool after l, or NULL */
     const wino_kind *w;
     const float *input;
-    float *v;               /* a * a matrices C x tiles */
+    float *v;                 /* a * a matrices, in blocks of tiles [c][tile] */
     int tw, per_image, tiles; /* tiles per row, per image, in all */
-    int tb, kb, tasks_t;    /* phase 2 tasks: tb tiles x kb filters */
+    int blocks;               /* of tiles, block b: [start(b), start(b + 1)) */
+    int bpt, kb, tasks_t;     /* phase 2 tasks: bpt blocks x kb filters */
 } wino_job;
+
+/* Blocks of even sizes (between 2/3 and all of PYDN_NT), so that the kernel's last
+ * block is never a handful of tiles. */
+static int start(const wino_job *j, int b) { return (int)((long)b * j->tiles / j->blocks); }
 
 /* Input tile g (over the whole batch) of channel c, a x a values from (y0, x0), into
  * d[xi][TILES] at column t; outside the image: zero (the padding). */
@@ -248,106 +261,120 @@ static void gather(const wino_job *j, int c, int g, float *d, int t)
     }
 }
 
-/* Phase 1, one channel: V[xi][c][g] = B^T d B for every tile g. */
+/* Phase 1, one channel: V[xi][c][g] = B^T d B for every tile g, by whole blocks. */
 static void input_task(void *ctx, int c)
 {
     const wino_job *j = ctx;
     int a = j->w->a, C = j->l->c;
     float d[AMAX * AMAX * TILES], y[AMAX * AMAX * TILES];
     memset(d, 0, sizeof d); /* lanes past the last tile: finite, never stored */
-    for (int g0 = 0; g0 < j->tiles; g0 += TILES) {
-        int n = j->tiles - g0 < TILES ? j->tiles - g0 : TILES;
+    for (int b0 = 0, b1; b0 < j->blocks; b0 = b1) {
+        int g0 = start(j, b0);
+        for (b1 = b0 + 1; b1 < j->blocks && start(j, b1 + 1) - g0 <= TILES;) ++b1;
+        int n = start(j, b1) - g0;
         for (int t = 0; t < n; ++t) gather(j, c, g0 + t, d, t);
         j->w->bt(d, (size_t)a * TILES, y, (size_t)a * TILES, a * TILES); /* B^T d */
         for (int i = 0; i < a; ++i) /* (B^T d) B, row by row */
             j->w->bt(y + i * a * TILES, TILES, d + i * a * TILES, TILES, n);
         for (int xi = 0; xi < a * a; ++xi)
-            memcpy(j->v + ((size_t)xi * C + c) * j->tiles + g0, d + xi * TILES,
-                   sizeof(float) * n);
+            for (int b = b0; b < b1; ++b) {
+                int s = start(j, b), size = start(j, b + 1) - s;
+                memcpy(j->v + (size_t)xi * C * j->tiles + (size_t)s * C + (size_t)c * size,
+                       d + xi * TILES + (s - g0), sizeof(float) * size);
+            }
     }
 }
 
+/* o[i][f] += bias[f], then the activation: n rows (ld apart) of nk filters. */
 PYDN_SIMD_CLONES_FMA
-static void bias_act(float *o, int n, float bias, ACTIVATION act)
+static void bias_act(float *o, int n, int ld, int nk, const float *bias, ACTIVATION act)
 {
-    switch (act) {
-    case LEAKY:
-        for (int i = 0; i < n; ++i) {
-            float v = o[i] + bias;
-            o[i] = v > 0 ? v : .1f * v;
+    for (int i = 0; i < n; ++i, o += ld) switch (act) {
+        case LEAKY:
+            for (int f = 0; f < nk; ++f) {
+                float v = o[f] + bias[f];
+                o[f] = v > 0 ? v : .1f * v;
+            }
+            break;
+        case RELU:
+            for (int f = 0; f < nk; ++f) o[f] = fmaxf(o[f] + bias[f], 0.f);
+            break;
+        case LOGISTIC:
+            for (int f = 0; f < nk; ++f) o[f] = 1.f / (1.f + expf(-(o[f] + bias[f])));
+            break;
+        default:
+            for (int f = 0; f < nk; ++f) o[f] += bias[f];
+            if (act != LINEAR) activate_array(o, nk, act);
         }
-        break;
-    case RELU:
-        for (int i = 0; i < n; ++i) o[i] = fmaxf(o[i] + bias, 0.f);
-        break;
-    case LOGISTIC:
-        for (int i = 0; i < n; ++i) o[i] = 1.f / (1.f + expf(-(o[i] + bias)));
-        break;
-    default:
-        for (int i = 0; i < n; ++i) o[i] += bias;
-        if (act != LINEAR) activate_array(o, n, act);
-    }
 }
 
-/* Output tiles o[py][px][TILES] of filter k for tiles g0 .. g0 + n: into the layer's
- * output, or 2x2-max-pooled into the fused maxpool's output. */
-static void scatter(const wino_job *j, int k, int g0, int n, const float *o)
+/* Output tile g, x[py][px][filter] (rows ld apart) for filters k0 .. k0 + nk: into the
+ * layer's output, or 2x2-max-pooled into the fused maxpool's output. */
+static void scatter(const wino_job *j, int g, int k0, int nk, const float *x, int ld)
 {
     const layer *l = j->l, *p = j->pool;
     int m = j->w->m, h = l->out_h, wd = l->out_w;
-    for (int t = 0; t < n; ++t) {
-        int g = g0 + t, b = g / j->per_image, r = g % j->per_image;
-        int y0 = (r / j->tw) * m, x0 = (r % j->tw) * m;
-        if (p) {
-            int ph = p->out_h, pw = p->out_w, q = m / 2;
-            float *plane = p->output + (size_t)b * p->outputs + (size_t)k * ph * pw;
-            for (int i = 0; i < q && y0 / 2 + i < ph; ++i)
-                for (int x = 0; x < q && x0 / 2 + x < pw; ++x) {
-                    const float *s = o + ((2 * i) * m + 2 * x) * TILES + t;
-                    float v = fmaxf(fmaxf(s[0], s[TILES]),
-                                    fmaxf(s[m * TILES], s[(m + 1) * TILES]));
-                    plane[(size_t)(y0 / 2 + i) * pw + x0 / 2 + x] = v;
-                }
-            continue;
-        }
-        float *plane = l->output + (size_t)b * l->outputs + (size_t)k * h * wd;
-        for (int i = 0; i < m && y0 + i < h; ++i)
-            for (int x = 0; x < m && x0 + x < wd; ++x)
-                plane[(size_t)(y0 + i) * wd + x0 + x] = o[(i * m + x) * TILES + t];
+    int b = g / j->per_image, r = g % j->per_image;
+    int y0 = (r / j->tw) * m, x0 = (r % j->tw) * m;
+    if (p) {
+        int ph = p->out_h, pw = p->out_w, q = m / 2;
+        size_t plane = (size_t)ph * pw;
+        float *out = p->output + (size_t)b * p->outputs + (size_t)k0 * plane;
+        for (int i = 0; i < q && y0 / 2 + i < ph; ++i)
+            for (int xx = 0; xx < q && x0 / 2 + xx < pw; ++xx) {
+                const float *s = x + ((2 * i) * m + 2 * xx) * ld;
+                float *o = out + (size_t)(y0 / 2 + i) * pw + x0 / 2 + xx;
+                for (int f = 0; f < nk; ++f)
+                    o[f * plane] = fmaxf(fmaxf(s[f], s[ld + f]),
+                                         fmaxf(s[m * ld + f], s[(m + 1) * ld + f]));
+            }
+        return;
     }
+    size_t plane = (size_t)h * wd;
+    float *out = l->output + (size_t)b * l->outputs + (size_t)k0 * plane;
+    for (int i = 0; i < m && y0 + i < h; ++i)
+        for (int xx = 0; xx < m && x0 + xx < wd; ++xx) {
+            const float *s = x + (i * m + xx) * ld;
+            float *o = out + (size_t)(y0 + i) * wd + x0 + xx;
+            for (int f = 0; f < nk; ++f) o[f * plane] = s[f];
+        }
 }
 
-/* Phase 2, tiles [g0, g0 + tb) x filters [k0, k0 + kb): a * a products, then the output
- * transform, bias + activation and the store. */
+/* Phase 2, tile blocks [b0, b0 + bpt) x filters [k0, k0 + kb): a * a products, then per
+ * tile the output transform, bias + activation and the store. */
 static void product_task(void *ctx, int task)
 {
     const wino_job *j = ctx;
     const layer *l = j->l;
     const wino_kind *w = j->w;
-    int a = w->a, m = w->m, C = l->c, K = l->n, aa = a * a;
-    int g0 = (task % j->tasks_t) * j->tb, k0 = (task / j->tasks_t) * j->kb;
-    int nt = j->tiles - g0 < j->tb ? j->tiles - g0 : j->tb;
-    int nk = K - k0 < j->kb ? K - k0 : j->kb;
-    float *mb = pydn_scratch(2, (size_t)aa * nk * nt);
+    int a = w->a, m = w->m, C = l->c, K = l->n, aa = a * a, KP = padded_filters(l);
+    int b0 = (task % j->tasks_t) * j->bpt, k0 = (task / j->tasks_t) * j->kb;
+    int b1 = b0 + j->bpt < j->blocks ? b0 + j->bpt : j->blocks;
+    int g0 = start(j, b0), nt = start(j, b1) - g0;
+    int nk = K - k0 < j->kb ? K - k0 : j->kb, ldm = (nk + PYDN_FB - 1) / PYDN_FB * PYDN_FB;
+    size_t xs = (size_t)nt * ldm; /* from one of the a * a products to the next */
+    float *mb = pydn_scratch(2, aa * xs);
     const float *u = l->binary_weights + HEADER;
     for (int xi = 0; xi < aa; ++xi)
-        pydn_sgemm(0, 0, nk, nt, C, 1.f, u + ((size_t)xi * K + k0) * C, C,
-                   j->v + (size_t)xi * C * j->tiles + g0, j->tiles, 0.f,
-                   mb + (size_t)xi * nk * nt, nt);
-    float x[AMAX * AMAX * TILES], y[AMAX * AMAX * TILES];
-    size_t xs = (size_t)nk * nt; /* from one of the a * a products to the next */
-    for (int k = 0; k < nk; ++k)
-        for (int t0 = 0; t0 < nt; t0 += TILES) {
-            int n = nt - t0 < TILES ? nt - t0 : TILES;
-            const float *mk = mb + (size_t)k * nt + t0;
-            for (int p = 0; p < a; ++p) /* A^T M, column by column */
-                w->at(mk + p * xs, a * xs, y + p * TILES, (size_t)a * TILES, n);
-            for (int i = 0; i < m; ++i) /* (A^T M) A, row by row */
-                w->at(y + i * a * TILES, TILES, x + i * m * TILES, TILES, n);
-            for (int i = 0; i < m * m; ++i) bias_act(x + i * TILES, n, l->biases[k0 + k],
-                                                     l->activation);
-            scatter(j, k0 + k, g0 + t0, n, x);
+        for (int f = 0; f < ldm; f += PYDN_FB) {
+            const float *uf = u + ((size_t)xi * KP + k0 + f) * C;
+            for (int b = b0; b < b1; ++b) {
+                int s = start(j, b);
+                pydn_packed_product(uf, j->v + (size_t)xi * C * j->tiles + (size_t)s * C, C,
+                                    start(j, b + 1) - s, mb + xi * xs + (s - g0) * ldm + f,
+                                    ldm);
+            }
         }
+    float *y = pydn_scratch(3, (size_t)2 * AMAX * AMAX * ldm), *x = y + AMAX * AMAX * ldm;
+    for (int t = 0; t < nt; ++t) {
+        const float *mt = mb + (size_t)t * ldm;
+        for (int p = 0; p < a; ++p) /* A^T M, column by column */
+            w->at(mt + p * xs, a * xs, y + p * ldm, (size_t)a * ldm, nk);
+        for (int i = 0; i < m; ++i) /* (A^T M) A, row by row */
+            w->at(y + i * a * ldm, ldm, x + i * m * ldm, ldm, nk);
+        bias_act(x, m * m, ldm, nk, l->biases + k0, l->activation);
+        scatter(j, g0 + t, k0, nk, x, ldm);
+    }
 }
 
 /* Runs layer l on input; with pool, the 2x2 stride-2 maxpool after it too (only the
@@ -359,19 +386,20 @@ int pydn_conv_winograd(const layer *l, const float *input, const layer *pool)
     if (!w) return 0;
     int m = w->m, a = w->a, K = l->n;
     int th = (l->out_h + m - 1) / m, tw = (l->out_w + m - 1) / m;
-    wino_job j = {l, pool, w, input, NULL, tw, th * tw, th * tw * l->batch, 0, K, 0};
+    wino_job j = {l, pool, w, input, NULL, tw, th * tw, th * tw * l->batch, 0, 0, K, 0};
+    j.blocks = (j.tiles + PYDN_NT - 1) / PYDN_NT;
     j.v = pydn_scratch(1, (size_t)a * a * l->c * j.tiles);
-    /* Phase 2 blocks: all tiles (up to 128) in one product, so that each transformed
-     * weight is packed once per 128 tiles; filters in even blocks (multiples of 16)
-     * that keep a task's products (a * a x kb x tb) within PRODUCTS floats, and in at
-     * least PYDN_SPLIT tasks (not from the thread count: see fast.h). */
-    j.tb = j.tiles < 128 ? j.tiles : 128;
-    j.tasks_t = (j.tiles + j.tb - 1) / j.tb;
-    int kb = PRODUCTS / (a * a) / j.tb, want = PYDN_SPLIT;
+    /* Phase 2 tasks: up to 10 blocks of tiles (about 120), so that each weight read from
+     * memory serves that many tiles; filters in blocks of PYDN_FB multiples that keep a
+     * task's products (a * a x kb x tiles) within PRODUCTS floats, and in at least
+     * PYDN_SPLIT tasks (not from the thread count: see fast.h). */
+    j.bpt = j.blocks < 10 ? j.blocks : 10;
+    j.tasks_t = (j.blocks + j.bpt - 1) / j.bpt;
+    int tb = start(&j, j.bpt), kb = PRODUCTS / (a * a) / tb, want = PYDN_SPLIT;
     int tasks_k = (K + kb - 1) / (kb > 0 ? kb : 1);
     if (j.tasks_t * tasks_k < want) tasks_k = (want + j.tasks_t - 1) / j.tasks_t;
     j.kb = (K + tasks_k - 1) / tasks_k;
-    j.kb = j.kb < 16 ? 16 : (j.kb + 15) & ~15;
+    j.kb = (j.kb + PYDN_FB - 1) / PYDN_FB * PYDN_FB;
     if (j.kb > K) j.kb = K;
     tasks_k = (K + j.kb - 1) / j.kb;
     pydn_parallel_for(l->c, input_task, &j);
