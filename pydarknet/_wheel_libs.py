@@ -16,12 +16,9 @@ they are on ``sys.path`` (a ``--target`` or ``--user`` install, a layered enviro
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import importlib
-import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,46 +57,6 @@ def find_wheel_library(folder: str, soname: str) -> Path | None:
     return None
 
 
-# What OpenBLAS's SkylakeX kernels need (its own test in driver/others/dynamic.c).
-_AVX512 = frozenset({"avx512f", "avx512dq", "avx512bw", "avx512vl"})
-
-
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags as the kernel reports them (empty where unknown): Linux
-    lists only what it has enabled, so AVX-512 here means the OS saves its registers."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return frozenset(line.partition(":")[2].split())
-    return frozenset()
-
-
-@contextlib.contextmanager
-def _openblas_kernels(soname: str) -> Iterator[None]:
-    """While OpenBLAS loads, ask for its AVX-512 kernels on CPUs that have AVX-512.
-
-    A DYNAMIC_ARCH OpenBLAS picks its kernels once, when it is loaded, from the CPU's
-    family and model; a family newer than its tables gets an older kernel set.  On AMD
-    Zen 5 (family 1Ah), OpenBLAS 0.3.34 picks Haswell's AVX2 kernels: half the width of
-    the CPU's AVX-512 units, and 1.4x the time of a yolov3-tiny detection here.  Its
-    OPENBLAS_CORETYPE variable names the set instead; it is set only for this load (and
-    never when the user has set it), so nothing else in the process sees it."""
-    if "openblas" not in soname or "OPENBLAS_CORETYPE" in os.environ:
-        yield
-        return
-    if not _AVX512 <= cpu_flags():
-        yield
-        return
-    os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"
-    try:
-        yield
-    finally:
-        del os.environ["OPENBLAS_CORETYPE"]
-
-
 def preload_wheel_libraries(package: str) -> list[str]:
     """Load (RTLD_GLOBAL) the other wheels' libraries that ``package``'s build needs, in
     the build's order; their paths.  ImportError naming the wheel when one is missing."""
@@ -119,8 +76,7 @@ def preload_wheel_libraries(package: str) -> list[str]:
                 f"(sys.path): pip install {dist}"
             )
         try:
-            with _openblas_kernels(soname):
-                ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
+            ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
         except OSError as exc:
             raise ImportError(f"{package} could not load {path} (from {dist}): {exc}") from exc
         loaded.append(str(path))

@@ -62,29 +62,6 @@ def test_openblas_comes_from_the_wheel_without_library_path(how: str) -> None:
     assert any(Path(p).resolve().parent == want for p in loaded), loaded
 
 
-@needs_fast
-def test_openblas_uses_the_cpus_avx512_kernels() -> None:
-    """On a CPU with AVX-512, the OpenBLAS that importing pydarknet loads runs its
-    AVX-512 kernels (on AMD Zen 5 its own choice would be Haswell's AVX2 ones, see
-    _wheel_libs._openblas_kernels), and the variable that asked for them is gone again."""
-    from pydarknet._wheel_libs import cpu_flags
-
-    if not {"avx512f", "avx512dq", "avx512bw", "avx512vl"} <= cpu_flags():
-        pytest.skip("this CPU has no AVX-512")
-    code = (
-        "import ctypes, os, pydarknet\n"
-        "f = ctypes.CDLL(None).scipy_openblas_get_corename\n"
-        "f.restype = ctypes.c_char_p\n"
-        "print(f().decode(), 'OPENBLAS_CORETYPE' in os.environ)\n"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    ).stdout.split()
-    assert out[0].lower() in {"skylakex", "cooperlake", "sapphirerapids"}, out
-    assert out[1] == "False"
-
-
 @pytest.mark.usefixtures("needs_reference")
 def test_detections_reproduce_debian_darknet(net, meta, tiny_cfg, tiny_weights, data_dir) -> None:  # type: ignore[no-untyped-def]
     """Every detection of the original library (the CLI's pipeline) on darknet/data
