@@ -12,9 +12,14 @@ The other engines' letterbox, box decoding and NMS are pydarknet/onnx/numpy_pipe
 
 The script waits for an idle machine (1-minute load average), checks every engine's
 detections against pydarknet's (|Δp| <= 0.02, IoU >= 0.97), then times the engines
-interleaved round-robin and prints per engine the median of the whole job, the median
-forward pass, its GFLOP/s and its share of the machine's fp32 FMA peak (measured by
-fma_peak.c, compiled here).  Networks: yolov3-tiny with its real weights, and yolov3
+interleaved round-robin: in each round, each engine does one job after a pause (``--pause``:
+no engine's threads still spinning, the first frame after a wait) and one right after
+it (back to back).  It prints per engine the medians of both, the median forward pass
+(back to back), its GFLOP/s and its share of the machine's fp32 FMA peak (measured by
+fma_peak.c, compiled here), and pydarknet's time over each engine's (after a pause /
+back to back).  Without the pause, an engine timed right after ONNX Runtime runs while
+ORT's pool still spins on both cores (pydarknet's yolov3-tiny: 26 ms there, 18.6 ms
+alone).  Networks: yolov3-tiny with its real weights, and yolov3
 at 416x416 with seeded weights and a high threshold that keeps NMS small.
 """
 
@@ -59,6 +64,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--nets", default="yolov3-tiny,yolov3")
     p.add_argument("--engines", default=",".join(ENGINES))
     p.add_argument("--image", default=str(REPO / "darknet" / "data" / "dog.jpg"))
+    p.add_argument("--pause", type=float, default=0.1, help="seconds before each timed pair")
     p.add_argument("--idle-load", type=float, default=0.5, help="wait until load1 is below")
     p.add_argument("--idle-timeout", type=float, default=900, help="then run anyway (seconds)")
     p.add_argument("--upstream", default=None, help="upstream libdarknet.so")
@@ -248,23 +254,34 @@ def bench_net(name: str, settings: dict, engines: list[str], args: argparse.Name
             for _ in range(3):
                 w.ask("detect")
         names = list(workers)
-        total: dict[str, list[float]] = {e: [] for e in names}
-        forward: dict[str, list[float]] = {e: [] for e in names}
+        # Per engine and round: a call after a pause (every engine's threads, ours and
+        # the peers' pools that spin for work after a call, have gone quiet: no engine
+        # runs on cores another one still holds) and a call right after it (the
+        # engine's own back-to-back steady state).
+        paused: dict[str, list[dict[str, float]]] = {e: [] for e in names}
+        steady: dict[str, list[dict[str, float]]] = {e: [] for e in names}
         for r in range(args.rounds):
             for e in names[r % len(names) :] + names[: r % len(names)]:
-                t = workers[e].ask("detect")
-                total[e].append(t["total"])
-                forward[e].append(t["forward"])
-        base = statistics.median(total["pydarknet"])
-        print(f"\n  medians of {args.rounds} interleaved rounds, {args.threads} threads each:")
-        print(f"  {'engine':12s} {'whole job':>10s} {'forward':>9s} {'GFLOP/s':>8s} "
+                time.sleep(args.pause)
+                paused[e].append(workers[e].ask("detect"))
+                steady[e].append(workers[e].ask("detect"))
+        print(f"\n  medians of {args.rounds} interleaved rounds, {args.threads} threads each, "
+              f"whole job after a {args.pause:g} s pause and back to back:")  # fmt: skip
+        print(f"  {'engine':12s} {'paused':>9s} {'b2b':>9s} {'forward':>9s} {'GFLOP/s':>8s} "
               f"{'of peak':>8s} {'pydarknet/engine':>17s}")  # fmt: skip
+
+        def median(runs: list[dict[str, float]], key: str) -> float:
+            return statistics.median(t[key] for t in runs)
+
+        base = [median(paused["pydarknet"], "total"), median(steady["pydarknet"], "total")]
         for e in names:
-            med, fwd = statistics.median(total[e]), statistics.median(forward[e])
+            med = [median(paused[e], "total"), median(steady[e], "total")]
+            fwd = median(steady[e], "forward")
             gflops = settings["flops"] / fwd / 1e9
             share = f"{100 * gflops / peak:7.0f}%" if peak else "     n/a"
-            print(f"  {e:12s} {med * 1e3:8.1f} ms {fwd * 1e3:6.1f} ms {gflops:8.1f} {share} "
-                  f"{base / med:17.2f}")  # fmt: skip
+            ratios = f"{base[0] / med[0]:.2f} / {base[1] / med[1]:.2f}"
+            print(f"  {e:12s} {med[0] * 1e3:6.1f} ms {med[1] * 1e3:6.1f} ms {fwd * 1e3:6.1f} ms "
+                  f"{gflops:8.1f} {share} {ratios:>17s}")  # fmt: skip
     finally:
         for w in workers.values():
             w.close()
