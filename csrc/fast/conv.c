@@ -12,6 +12,7 @@
  * layers) as one wide product per group of images, split over blocks of filters.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "activations.h"
@@ -121,6 +122,35 @@ static void im2col_part(const float *im, const layer *l, int ch0, int ch1, int y
     }
 }
 
+/* C = W B for filters [m0, m1) (m0 a multiple of PYDN_MR): on the weights packed at load
+ * time (kernel.c), or with OpenBLAS when they are not (weights changed in place since;
+ * PYDN_GEMM=openblas, for comparisons). */
+static void conv_gemm(const layer *l, int m0, int m1, const float *b, int ldb, int n, float *c,
+                      int ldc)
+{
+    const float *w = pydn_packed(l, PYDN_PACK_GEMM);
+    int K = l->size * l->size * l->c;
+    if (w)
+        pydn_packed_gemm(w + (size_t)m0 * K, m1 - m0, K, b, ldb, n, c, ldc);
+    else
+        pydn_sgemm(0, 0, m1 - m0, n, K, 1.f, l->weights + (size_t)m0 * K, K, b, ldb, 0.f, c,
+                   ldc);
+}
+
+void pydn_conv_prepare_gemm(layer *l)
+{
+    static int off = -1;
+    if (off < 0) {
+        const char *e = getenv("PYDN_GEMM");
+        off = e && !strcmp(e, "openblas");
+    }
+    if (off || !pydn_conv_supported(l)) {
+        if (l->type == CONVOLUTIONAL && !l->binary && !l->xnor) pydn_pack_drop(l);
+        return;
+    }
+    pydn_pack_gemm_weights(l);
+}
+
 /* Large outputs: tasks of (image, band of output rows); each task builds the band's
  * im2col in its thread's scratch (a 1x1 stride-1 conv reads the input directly), runs
  * sgemm into the output and applies bias + activation to the band while in cache. */
@@ -167,7 +197,7 @@ static void tiled_task(void *ctx, int t)
         bm = ws;
         ldb = cols;
     }
-    pydn_sgemm(0, 0, M, cols, K, 1.f, l->weights, K, bm, ldb, 0.f, out, ldc);
+    conv_gemm(l, 0, M, bm, ldb, cols, out, ldc);
     bias_act(out, ldc, out, ldc, M, cols, l->biases, l->activation);
     if (j->pool)
         pool_band(out, M, y1 - y0, ow, j->pool->output + (size_t)b * j->pool->outputs, y0,
@@ -210,12 +240,12 @@ static void wide_gemm_task(void *ctx, int p)
 {
     const wide_job *j = ctx;
     const layer *l = j->l;
-    int M = l->n, K = l->size * l->size * l->c, N = l->out_h * l->out_w;
+    int M = l->n, N = l->out_h * l->out_w, panels = (M + PYDN_MR - 1) / PYDN_MR;
     size_t GN = (size_t)j->images * N;
-    int m0 = (int)((long)M * p / j->parts), m1 = (int)((long)M * (p + 1) / j->parts);
+    int m0 = PYDN_MR * (panels * p / j->parts), m1 = PYDN_MR * (panels * (p + 1) / j->parts);
+    if (m1 > M) m1 = M;
     float *cp = j->c + (size_t)m0 * GN;
-    pydn_sgemm(0, 0, m1 - m0, (int)GN, K, 1.f, l->weights + (size_t)m0 * K, K, j->col,
-               (int)GN, 0.f, cp, (int)GN);
+    conv_gemm(l, m0, m1, j->col, (int)GN, (int)GN, cp, (int)GN);
     for (int b = 0; b < j->images; ++b)
         bias_act(cp + (size_t)b * N, GN, j->output + (size_t)b * l->outputs + (size_t)m0 * N, N,
                  m1 - m0, N, l->biases + m0, l->activation);

@@ -47,21 +47,40 @@ float *pydn_scratch(int slot, size_t floats);
 
 void pydn_fold_batchnorm(layer *l);
 int pydn_conv_supported(const layer *l);
+void pydn_conv_prepare_gemm(layer *l); /* packs its weights for pydn_packed_gemm */
 void pydn_forward_conv(layer l, network net);
 int pydn_conv_pool_fusable(const network *net, int i);
 void pydn_forward_conv_pool(layer l, network net); /* conv + the 2x2 maxpool after it */
 void pydn_forward_pooled(layer l, network net);    /* that maxpool: done by the conv */
 
-/* The packed product (kernel.c): out[t][f] = sum_c v[c][t] * u[c][f] for nt <= PYDN_NT
- * tiles and PYDN_FB filters; u is [c][PYDN_FB], v is [c][nt], out row t at out + t * ldo. */
+/* The packed product (kernel.c): out[t][f] (+)= sum_c v[c][t] * u[c][f] for nt <= PYDN_NT
+ * tiles (or pixels) and PYDN_FB filters; u is [c][PYDN_FB], v is [c][nt], out row t at
+ * out + t * ldo, added to when `add`. */
 #define PYDN_FB 32
 #define PYDN_NT 12
-void pydn_packed_product(const float *u, const float *v, int C, int nt, float *out, int ldo);
+void pydn_packed_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
+                         int add);
+
+/* Weights packed at load time for kernel.c (Winograd-transformed or not), kept in
+ * layer.binary_weights (see kernel.c): pydn_packed() returns them when they are of this
+ * kind and of the layer's current weights, else NULL; pydn_pack_new() replaces them
+ * with `floats` zeros to fill; pydn_pack_drop() frees them. */
+#define PYDN_PACK_GEMM 1 /* kinds: for pydn_packed_gemm; 2, 4: Winograd F(2x2), F(4x4) */
+const float *pydn_packed(const layer *l, int kind);
+float *pydn_pack_new(layer *l, int kind, size_t floats);
+void pydn_pack_drop(layer *l);
+
+/* C[M x N] = W B (kernel.c) with a conv layer's weights W (M filters x K) packed by
+ * pydn_pack_gemm_weights; B's rows ldb apart, C's ldc apart. */
+#define PYDN_MR 8
+void pydn_pack_gemm_weights(layer *l);
+void pydn_packed_gemm(const float *w, int M, int K, const float *B, int ldb, int N, float *C,
+                      int ldc);
 
 /* Winograd 3x3 stride-1 convolution (winograd.c): weights transformed at load time by
  * pydn_winograd_prepare; pydn_conv_winograd returns 0 when the layer is not prepared. */
 int pydn_winograd_suits(const layer *l);
-void pydn_winograd_prepare(layer *l);
+int pydn_winograd_prepare(layer *l);
 int pydn_conv_winograd(const layer *l, const float *input, const layer *pool);
 void pydn_forward_maxpool(layer l, network net);
 void pydn_forward_upsample(layer l, network net);

@@ -7,7 +7,13 @@
  *
  * u: PYDN_FB filters' weights for C channels, [c][f] (packed once, at load time);
  * v: nt tiles' inputs for C channels, [c][t] (written so by the input transform);
- * out: row t at out + t * ldo (written, not added to).
+ * out: row t at out + t * ldo; written, or with `add` added to (a sum over channels
+ *      in chunks: the chunks' sums are added in order).
+ *
+ * pydn_packed_gemm: the same idea for the other convolutions (conv.c), the classic
+ * orientation: C[filters][pixels] = W[filters][rows] B[rows][pixels], B the input itself
+ * (1x1) or its im2col; vectors along the pixels (rows of C are output planes), 8
+ * filters' weights broadcast per row, packed at load as [block of 8 filters][row][8].
  *
  * Why not OpenBLAS's sgemm (what the first version called): an sgemm copies both
  * operands into its own layout at every call, which at 13x13 and 26x26 (a few dozen
@@ -33,7 +39,7 @@
 /* One block: nt (a constant after inlining) tiles x 32 filters. */
 #define AVX512 __attribute__((target("avx512f")))
 static inline __attribute__((always_inline)) AVX512 void
-block512(const float *u, const float *v, int C, int nt, float *out, int ldo)
+block512(const float *u, const float *v, int C, int nt, float *out, int ldo, int add)
 {
     __m512 acc[PYDN_NT][2];
     for (int t = 0; t < nt; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
@@ -48,15 +54,19 @@ block512(const float *u, const float *v, int C, int nt, float *out, int ldo)
     }
     for (int t = 0; t < nt; ++t) {
         float *o = out + (size_t)t * ldo;
+        if (add) {
+            acc[t][0] = _mm512_add_ps(acc[t][0], _mm512_loadu_ps(o));
+            acc[t][1] = _mm512_add_ps(acc[t][1], _mm512_loadu_ps(o + 16));
+        }
         _mm512_storeu_ps(o, acc[t][0]);
         _mm512_storeu_ps(o + 16, acc[t][1]);
     }
 }
 
 #define CASE(n) \
-    case n: block512(u, v, C, n, out, ldo); break;
+    case n: block512(u, v, C, n, out, ldo, add); break;
 static AVX512 void product512(const float *u, const float *v, int C, int nt, float *out,
-                              int ldo)
+                              int ldo, int add)
 {
     switch (nt) { /* one unrolled kernel per tile count */
         CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6)
@@ -64,12 +74,65 @@ static AVX512 void product512(const float *u, const float *v, int C, int nt, flo
     }
 }
 #undef CASE
+
+/* The GEMM kernel: 8 filters x nv (a constant after inlining) vectors of 16 pixels;
+ * the last vector masked to n pixels. */
+static inline __attribute__((always_inline)) AVX512 void
+gemm512(const float *w, const float *b, int ldb, int K, int nv, int n, float *c, int ldc,
+        int mrows, int add)
+{
+    __m512 acc[PYDN_MR][3];
+    __mmask16 last = (__mmask16)((1u << (n - 16 * (nv - 1))) - 1u);
+    if (n - 16 * (nv - 1) == 16) last = 0xffff;
+#pragma GCC unroll 8
+    for (int r = 0; r < PYDN_MR; ++r)
+#pragma GCC unroll 3
+        for (int v = 0; v < nv; ++v) acc[r][v] = _mm512_setzero_ps();
+    for (int k = 0; k < K; ++k) {
+        const float *row = b + (size_t)k * ldb;
+        __m512 x[3];
+#pragma GCC unroll 3
+        for (int v = 0; v < nv; ++v)
+            x[v] = v < nv - 1 ? _mm512_loadu_ps(row + 16 * v)
+                              : _mm512_maskz_loadu_ps(last, row + 16 * v);
+#pragma GCC unroll 8
+        for (int r = 0; r < PYDN_MR; ++r) {
+            __m512 a = _mm512_set1_ps(w[(size_t)k * PYDN_MR + r]);
+#pragma GCC unroll 3
+            for (int v = 0; v < nv; ++v) acc[r][v] = _mm512_fmadd_ps(a, x[v], acc[r][v]);
+        }
+    }
+    /* Constant loop bounds, rows past mrows written to a sink: with a bound known only
+     * at run time, GCC keeps acc in memory and stores it at every k (3x slower). */
+    float sink[48];
+#pragma GCC unroll 8
+    for (int r = 0; r < PYDN_MR; ++r)
+#pragma GCC unroll 3
+        for (int v = 0; v < nv; ++v) {
+            float *o = (r < mrows ? c + (size_t)r * ldc : sink) + 16 * v;
+            __mmask16 m = v < nv - 1 ? 0xffff : last;
+            __m512 s = add ? _mm512_add_ps(acc[r][v], _mm512_maskz_loadu_ps(m, o)) : acc[r][v];
+            _mm512_mask_storeu_ps(o, m, s);
+        }
+}
+
+static AVX512 void gemm_kernel512(const float *w, const float *b, int ldb, int K, int n,
+                                  float *c, int ldc, int mrows, int add)
+{
+    int nv = (n + 15) / 16;
+    if (nv == 3)
+        gemm512(w, b, ldb, K, 3, n, c, ldc, mrows, add);
+    else if (nv == 2)
+        gemm512(w, b, ldb, K, 2, n, c, ldc, mrows, add);
+    else
+        gemm512(w, b, ldb, K, 1, n, c, ldc, mrows, add);
+}
 #endif
 
 /* The portable kernel: 4 tiles x 32 filters at a time, loops the compiler vectorizes. */
 #define PT 4
 PYDN_SIMD_CLONES_FMA static void product_portable(const float *u, const float *v, int C,
-                                                  int nt, float *out, int ldo)
+                                                  int nt, float *out, int ldo, int add)
 {
     for (int t0 = 0; t0 < nt; t0 += PT) {
         int n = nt - t0 < PT ? nt - t0 : PT;
@@ -82,27 +145,138 @@ PYDN_SIMD_CLONES_FMA static void product_portable(const float *u, const float *v
         }
         for (int t = 0; t < n; ++t) {
             float *o = out + (size_t)(t0 + t) * ldo;
-            for (int f = 0; f < PYDN_FB; ++f) o[f] = acc[t][f];
+            for (int f = 0; f < PYDN_FB; ++f) o[f] = add ? o[f] + acc[t][f] : acc[t][f];
         }
     }
 }
 
-typedef void (*product_fn)(const float *, const float *, int, int, float *, int);
-
-static product_fn choose(void)
+/* The portable GEMM kernel: 8 filters x up to 48 pixels, 16 at a time. */
+PYDN_SIMD_CLONES_FMA static void gemm_kernel_portable(const float *w, const float *b, int ldb,
+                                                      int K, int n, float *c, int ldc,
+                                                      int mrows, int add)
 {
-    const char *e = getenv("PYDN_KERNEL");
-    if (e && !strcmp(e, "portable")) return product_portable;
-#if PYDN_X86_SIMD
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return product512;
-#endif
-    return product_portable;
+    for (int p0 = 0; p0 < n; p0 += 16) {
+        int np = n - p0 < 16 ? n - p0 : 16;
+        float acc[PYDN_MR][16];
+        memset(acc, 0, sizeof acc);
+        for (int k = 0; k < K; ++k) {
+            const float *x = b + (size_t)k * ldb + p0, *a = w + (size_t)k * PYDN_MR;
+            for (int r = 0; r < PYDN_MR; ++r)
+                for (int p = 0; p < np; ++p) acc[r][p] += a[r] * x[p];
+        }
+        for (int r = 0; r < mrows; ++r) {
+            float *o = c + (size_t)r * ldc + p0;
+            for (int p = 0; p < np; ++p) o[p] = add ? o[p] + acc[r][p] : acc[r][p];
+        }
+    }
 }
 
-void pydn_packed_product(const float *u, const float *v, int C, int nt, float *out, int ldo)
+typedef void (*product_fn)(const float *, const float *, int, int, float *, int, int);
+
+typedef void (*gemm_fn)(const float *, const float *, int, int, int, float *, int, int, int);
+
+/* The AVX-512 kernels where the CPU has them, unless PYDN_KERNEL=portable. */
+static int use_avx512(void)
 {
-    static product_fn fn; /* chosen once; a race only stores the same pointer twice */
-    if (!fn) fn = choose();
-    fn(u, v, C, nt, out, ldo);
+    static int yes = -1; /* chosen once; a race only stores the same value twice */
+    if (yes < 0) {
+        const char *e = getenv("PYDN_KERNEL");
+        yes = 0;
+#if PYDN_X86_SIMD
+        __builtin_cpu_init();
+        yes = !(e && !strcmp(e, "portable")) && __builtin_cpu_supports("avx512f");
+#endif
+        (void)e;
+    }
+    return yes;
+}
+
+void pydn_packed_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
+                         int add)
+{
+    product_fn fn = product_portable;
+#if PYDN_X86_SIMD
+    if (use_avx512()) fn = product512;
+#endif
+    fn(u, v, C, nt, out, ldo, add);
+}
+
+/* C[M x N] (+)= W B: W packed (pydn_pack_gemm_weights), B rows ldb apart.  Blocks of
+ * GEMM_KC rows of B and 48 of its columns (in L1) meet every panel of 8 filters (the
+ * weights' chunk: M x GEMM_KC, in L2); chunks after the first are added. */
+#define GEMM_KC 128
+void pydn_packed_gemm(const float *w, int M, int K, const float *B, int ldb, int N, float *C,
+                      int ldc)
+{
+    gemm_fn fn = gemm_kernel_portable;
+#if PYDN_X86_SIMD
+    if (use_avx512()) fn = gemm_kernel512;
+#endif
+    for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
+        int kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;
+        for (int n0 = 0; n0 < N; n0 += 48) {
+            int n = N - n0 < 48 ? N - n0 : 48;
+            for (int m0 = 0; m0 < M; m0 += PYDN_MR)
+                fn(w + (size_t)m0 * K + (size_t)k0 * PYDN_MR, B + (size_t)k0 * ldb + n0, ldb,
+                   kc, n, C + (size_t)m0 * ldc + n0, ldc, M - m0 < PYDN_MR ? M - m0 : PYDN_MR,
+                   k0 > 0);
+        }
+    }
+}
+
+/* Filter k's weights (K of them): packed[k / 8][i][k % 8] = weights[k][i]. */
+static void pack_gemm_task(void *ctx, int k)
+{
+    const layer *l = ctx;
+    int K = l->nweights / l->n;
+    float *u = (float *)pydn_packed(l, PYDN_PACK_GEMM) + (size_t)(k / PYDN_MR) * PYDN_MR * K;
+    for (int i = 0; i < K; ++i) u[(size_t)i * PYDN_MR + k % PYDN_MR] = l->weights[(size_t)k * K + i];
+}
+
+void pydn_pack_gemm_weights(layer *l)
+{
+    if (pydn_packed(l, PYDN_PACK_GEMM)) return;
+    int rows = (l->n + PYDN_MR - 1) / PYDN_MR * PYDN_MR;
+    pydn_pack_new(l, PYDN_PACK_GEMM, (size_t)rows * (l->nweights / l->n));
+    pydn_parallel_for(l->n, pack_gemm_task, l);
+}
+
+/* --- packed weights ------------------------------------------------------------------- */
+
+/* They live in layer.binary_weights: upstream allocates that array only for binary/XNOR
+ * layers (which never come here), reads it only for them, and frees it with the layer.
+ * Layout: the kind, FINGERPRINT weights sampled from layer.weights (to notice weights
+ * loaded again in place), then the packed weights. */
+#define FINGERPRINT 8
+#define HEADER (1 + FINGERPRINT)
+
+static float sample(const layer *l, int i)
+{
+    return l->weights[(size_t)i * (l->nweights - 1) / (FINGERPRINT - 1)];
+}
+
+const float *pydn_packed(const layer *l, int kind)
+{
+    const float *u = l->binary_weights;
+    if (!u || u[0] != (float)kind) return NULL;
+    for (int i = 0; i < FINGERPRINT; ++i)
+        if (u[1 + i] != sample(l, i)) return NULL;
+    return u + HEADER;
+}
+
+float *pydn_pack_new(layer *l, int kind, size_t floats)
+{
+    free(l->binary_weights);
+    float *u = calloc(HEADER + floats, sizeof(float));
+    if (!u) abort();
+    u[0] = (float)kind;
+    for (int i = 0; i < FINGERPRINT; ++i) u[1 + i] = sample(l, i);
+    l->binary_weights = u;
+    return u + HEADER;
+}
+
+void pydn_pack_drop(layer *l)
+{
+    free(l->binary_weights);
+    l->binary_weights = NULL;
 }

@@ -246,11 +246,12 @@ static int shortcut_same_shape(const layer *l)
 static int upsample_forward_only(const layer *l) { return !l->reverse; }
 
 /* Load-time work on a conv layer (each pass too: cheap when done): batch norm folded
- * into the weights, the Winograd transform of the weights made. */
+ * into the weights, then the weights packed for kernel.c, Winograd-transformed where
+ * that suits the layer. */
 static void conv_prepare(layer *l)
 {
     pydn_fold_batchnorm(l);
-    pydn_winograd_prepare(l);
+    if (!pydn_winograd_prepare(l)) pydn_conv_prepare_gemm(l);
 }
 
 /* --- the network ---------------------------------------------------------------------- */

@@ -29,7 +29,6 @@
 
 #define AMAX 6     /* largest a = m + 2 */
 #define TILES 64   /* tiles per vector in the input transform (at least PYDN_NT) */
-#define FINGERPRINT 8
 #define PRODUCTS (1 << 18) /* floats of products per task: 1 MiB, in L2 */
 
 /* One side of a transform, vectorized over n values: out row i (stride os) =
@@ -109,28 +108,13 @@ static const wino_kind F4 = {
     bt6, at6,
 };
 
-/* The transformed weights live in layer.binary_weights: upstream allocates that array
- * only for binary/XNOR layers (which never come here), reads it only for them, and
- * frees it with the layer.  Layout: a header of m (the tile size) and FINGERPRINT
- * weights sampled from layer.weights (to notice weights loaded again in place), then
- * for each of the a * a points, blocks of PYDN_FB filters (the last one padded with
- * zero filters), each [c][filter]. */
-#define HEADER (1 + FINGERPRINT)
+/* The transformed weights (pydn_packed, kind = the tile size m): for each of the a * a
+ * points, blocks of PYDN_FB filters (the last one padded with zero filters), each
+ * [c][filter]. */
 static int padded_filters(const layer *l) { return (l->n + PYDN_FB - 1) / PYDN_FB * PYDN_FB; }
 static size_t u_floats(const layer *l, int a)
 {
     return (size_t)a * a * padded_filters(l) * l->c;
-}
-
-/* Does the layer hold the transform of its current weights for tile size w->m? */
-static int holds(const layer *l, const wino_kind *w)
-{
-    const float *u = l->binary_weights;
-    if (!u || u[0] != (float)w->m) return 0;
-    for (int i = 0; i < FINGERPRINT; ++i)
-        if (u[1 + i] != l->weights[(size_t)i * (l->nweights - 1) / (FINGERPRINT - 1)])
-            return 0;
-    return 1;
 }
 
 int pydn_winograd_suits(const layer *l)
@@ -165,7 +149,7 @@ typedef struct {
     float *u;
 } weights_job;
 
-/* Filter k of all channels: U[xi][k][c] = G g G^T, packed (see HEADER). */
+/* Filter k of all channels: U[xi][k][c] = G g G^T, packed (see above). */
 static void weights_task(void *ctx, int k)
 {
     const weights_job *j = ctx;
@@ -189,27 +173,16 @@ static void weights_task(void *ctx, int k)
 }
 
 /* Called by pydn_fast_prepare after batch norm is folded: transform the weights when
- * they are new or changed; drop the transform when the layer no longer suits. */
-void pydn_winograd_prepare(layer *l)
+ * they are new or changed; 0 when the layer does not suit (the caller packs them for
+ * the direct convolution instead). */
+int pydn_winograd_prepare(layer *l)
 {
     const wino_kind *w = kind_for(l);
-    if (!w) {
-        if (l->type == CONVOLUTIONAL && !l->binary && !l->xnor && l->binary_weights) {
-            free(l->binary_weights);
-            l->binary_weights = NULL;
-        }
-        return;
-    }
-    if (holds(l, w)) return;
-    free(l->binary_weights);
-    float *u = calloc(HEADER + u_floats(l, w->a), sizeof(float)); /* padding: zeros */
-    if (!u) abort();
-    weights_job j = {l, w, u + HEADER};
+    if (!w) return 0;
+    if (pydn_packed(l, w->m)) return 1;
+    weights_job j = {l, w, pydn_pack_new(l, w->m, u_floats(l, w->a))};
     pydn_parallel_for(l->n, weights_task, &j);
-    u[0] = (float)w->m;
-    for (int i = 0; i < FINGERPRINT; ++i)
-        u[1 + i] = l->weights[(size_t)i * (l->nweights - 1) / (FINGERPRINT - 1)];
-    l->binary_weights = u;
+    return 1;
 }
 
 /* The transform to use for this (copy of a prepared) layer, or NULL. */
@@ -217,7 +190,7 @@ static const wino_kind *ready(const layer *l)
 {
     const wino_kind *w = kind_for(l);
     /* not held: weights changed since pydn_winograd_prepare (not ours to fix here) */
-    return w && holds(l, w) ? w : NULL;
+    return w && pydn_packed(l, w->m) ? w : NULL;
 }
 
 /* --- the forward pass ----------------------------------------------------------------- */
@@ -354,7 +327,7 @@ static void product_task(void *ctx, int task)
     int nk = K - k0 < j->kb ? K - k0 : j->kb, ldm = (nk + PYDN_FB - 1) / PYDN_FB * PYDN_FB;
     size_t xs = (size_t)nt * ldm; /* from one of the a * a products to the next */
     float *mb = pydn_scratch(2, aa * xs);
-    const float *u = l->binary_weights + HEADER;
+    const float *u = pydn_packed(l, m);
     for (int xi = 0; xi < aa; ++xi)
         for (int f = 0; f < ldm; f += PYDN_FB) {
             const float *uf = u + ((size_t)xi * KP + k0 + f) * C;
@@ -362,7 +335,7 @@ static void product_task(void *ctx, int task)
                 int s = start(j, b);
                 pydn_packed_product(uf, j->v + (size_t)xi * C * j->tiles + (size_t)s * C, C,
                                     start(j, b + 1) - s, mb + xi * xs + (s - g0) * ldm + f,
-                                    ldm);
+                                    ldm, 0);
             }
         }
     float *y = pydn_scratch(3, (size_t)2 * AMAX * AMAX * ldm), *x = y + AMAX * AMAX * ldm;
