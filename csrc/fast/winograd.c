@@ -328,15 +328,14 @@ static void product_task(void *ctx, int task)
     size_t xs = (size_t)nt * ldm; /* from one of the a * a products to the next */
     float *mb = pydn_scratch(2, aa * xs);
     const float *u = pydn_packed(l, m);
-    for (int xi = 0; xi < aa; ++xi)
-        for (int f = 0; f < ldm; f += PYDN_FB) {
-            const float *uf = u + ((size_t)xi * KP + k0 + f) * C;
-            for (int b = b0; b < b1; ++b) {
-                int s = start(j, b);
-                pydn_packed_product(uf, j->v + (size_t)xi * C * j->tiles + (size_t)s * C, C,
+    for (int xi = 0; xi < aa; ++xi) /* a block of V in L1 meets the task's U[xi] */
+        for (int b = b0; b < b1; ++b) {
+            int s = start(j, b);
+            const float *v = j->v + (size_t)xi * C * j->tiles + (size_t)s * C;
+            for (int f = 0; f < ldm; f += PYDN_FB)
+                pydn_packed_product(u + ((size_t)xi * KP + k0 + f) * C, v, C,
                                     start(j, b + 1) - s, mb + xi * xs + (s - g0) * ldm + f,
                                     ldm, 0);
-            }
         }
     float *y = pydn_scratch(3, (size_t)2 * AMAX * AMAX * ldm), *x = y + AMAX * AMAX * ldm;
     for (int t = 0; t < nt; ++t) {
