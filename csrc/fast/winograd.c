@@ -135,11 +135,13 @@ static const wino_kind *kind_for(const layer *l)
     if (!pydn_winograd_suits(l) || forced == 0) return NULL;
     if (forced == 2) return &F2;
     if (forced == 4) return &F4;
-    /* Measured on yolov3-tiny (one thread, CPU time per layer): below 32 channels the
-     * transforms cost more than the products save; at 13x13, F(4x4) needs 16x16 of
-     * tiles and four times the weights (streamed from memory at every pass), F(2x2)
-     * only 14x14 and 16/9 of them, and is faster. */
-    if (l->c < 32) return NULL;
+    /* Measured on yolov3-tiny and yolov3 (one thread, CPU time per layer, against the
+     * packed GEMM of conv.c): below 64 channels the transforms cost more than the
+     * products save (32 channels at 104x104: 2.38 ms against 1.92; at 208x208: 13.4
+     * against 8.5); at 13x13, F(4x4) needs 16x16 of tiles and four times the weights
+     * (streamed from memory at every pass), F(2x2) only 14x14 and 16/9 of them, and is
+     * faster. */
+    if (l->c < 64) return NULL;
     return l->out_h * l->out_w >= 24 * 24 ? &F4 : &F2;
 }
 
