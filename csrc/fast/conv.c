@@ -114,7 +114,9 @@ static void im2col_part(const float *im, const layer *l, int ch0, int ch1, int y
                     for (int x = 0; x < lo && x < ow; ++x) d[x] = 0;
                     if (stride == 1)
                         memcpy(d + lo, src + lo + off, sizeof(float) * (hi - lo));
-                    else
+                    else if (stride == 2) /* a constant stride: loads and permutes */
+                        for (int x = lo; x < hi; ++x) d[x] = src[2 * x + off];
+                    else /* a variable one: gathers (slow on AMD) */
                         for (int x = lo; x < hi; ++x) d[x] = src[x * stride + off];
                     for (int x = hi; x < ow; ++x) d[x] = 0;
                 }

@@ -367,8 +367,8 @@ int pydn_conv_winograd(const layer *l, const float *input, const layer *pool)
      * memory serves that many tiles; filters in blocks of PYDN_FB multiples that keep a
      * task's products (a * a x kb x tiles) within PRODUCTS floats, and in at least
      * PYDN_SPLIT tasks (not from the thread count: see fast.h). */
-    j.bpt = j.blocks < 10 ? j.blocks : 10;
-    j.tasks_t = (j.blocks + j.bpt - 1) / j.bpt;
+    j.tasks_t = (j.blocks + 9) / 10; /* even groups: 15 blocks are 8 + 7, not 10 + 5 */
+    j.bpt = (j.blocks + j.tasks_t - 1) / j.tasks_t;
     int tb = start(&j, j.bpt), kb = PRODUCTS / (a * a) / tb, want = PYDN_SPLIT;
     int tasks_k = (K + kb - 1) / (kb > 0 ? kb : 1);
     if (j.tasks_t * tasks_k < want) tasks_k = (want + j.tasks_t - 1) / j.tasks_t;
