@@ -31,20 +31,21 @@ import pydarknet
 from pydarknet import cpu, models
 from pydarknet.images import read_image
 
-model, weights, image, threads = sys.argv[1:]
+model, weights, image, threads, thresh = sys.argv[1:]
 cpu.set_num_threads(int(threads))
-net = pydarknet.load_net(str(models.data_file(model + ".cfg")),
+cfg = model if model.endswith(".cfg") else str(models.data_file(model + ".cfg"))
+net = pydarknet.load_net(cfg,
                          weights or str(models.weights_path(model, quiet=True)))
 meta = pydarknet.load_meta(str(models.data_file("coco.names")))
 bgr = read_image(image)
 for _ in range(2):
-    pydarknet.detect_image(net, meta, bgr)
+    pydarknet.detect_image(net, meta, bgr, thresh=float(thresh))
 print("ready", flush=True)
 for line in sys.stdin:
     cmd = line.split()
     if cmd[0] == "run":
         t0, c0 = time.perf_counter(), time.process_time()
-        pydarknet.detect_image(net, meta, bgr)
+        pydarknet.detect_image(net, meta, bgr, thresh=float(thresh))
         print(json.dumps([time.perf_counter() - t0, time.process_time() - c0]), flush=True)
     else:
         print(json.dumps(cpu.profile_layers(net, bgr, int(cmd[1]))), flush=True)
@@ -53,11 +54,12 @@ for line in sys.stdin:
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("model", help="zoo model name (yolov3-tiny, yolov3, ...)")
+    p.add_argument("model", help="zoo model name (yolov3-tiny, yolov3, ...) or a .cfg file")
     p.add_argument("rounds", type=int, help="interleaved rounds")
     p.add_argument("builds", nargs="+", help="name=python[:VAR=value...]")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--weights", default="", help="weights file (default: the zoo's)")
+    p.add_argument("--thresh", type=float, default=0.5, help="detection threshold")
     p.add_argument("--image", default=str(REPO / "darknet" / "data" / "dog.jpg"))
     p.add_argument("--profile", action="store_true", help="per-layer medians too")
     return p.parse_args()
@@ -69,7 +71,8 @@ class Worker:
         python, *assignments = rest.split(":")
         env = dict(os.environ)
         env.update(a.split("=", 1) for a in assignments if a)
-        argv = [python, "-c", WORKER, args.model, args.weights, args.image, str(args.threads)]
+        argv = [python, "-c", WORKER, args.model, args.weights, args.image, str(args.threads),
+                str(args.thresh)]
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd="/"
         )
