@@ -210,6 +210,9 @@ static void conv_tiled(const layer *l, const float *input, const layer *pool)
 {
     int K = l->size * l->size * l->c;
     int rows = (int)((1 << 16) / ((size_t)K * l->out_w)); /* ~256 KiB of im2col a band */
+    /* and at least 16 bands where there are rows for them: tasks even enough for a few
+     * threads (13 bands on 2 threads kept one idle for a twelfth of the layer) */
+    if (rows > l->out_h / 16) rows = l->out_h / 16;
     if (pool) rows &= ~1; /* whole pooling windows per band */
     if (rows < (pool ? 2 : 1)) rows = pool ? 2 : 1;
     tiled_job j = {l, pool, input, rows, (l->out_h + rows - 1) / rows};
