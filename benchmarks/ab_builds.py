@@ -71,8 +71,8 @@ class Worker:
         python, *assignments = rest.split(":")
         env = dict(os.environ)
         env.update(a.split("=", 1) for a in assignments if a)
-        argv = [python, "-c", WORKER, args.model, args.weights, args.image, str(args.threads),
-                str(args.thresh)]
+        worker_args = [args.model, args.weights, args.image, str(args.threads), str(args.thresh)]
+        argv = [python, "-c", WORKER, *worker_args]
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd="/"
         )
