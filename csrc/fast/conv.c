@@ -160,6 +160,7 @@ typedef struct {
     const layer *l, *pool; /* pool: the fused 2x2 stride-2 maxpool after l, or NULL */
     const float *input;
     int rows, bands;
+    int pixels; /* > 0: bands of that many pixels instead of rows (1x1, no pool) */
 } tiled_job;
 
 /* 2x2 stride-2 max of a band of conv output (channels x rows x ow, rows even) into
@@ -185,13 +186,19 @@ static void tiled_task(void *ctx, int t)
     int b = t / j->bands, y0 = (t % j->bands) * j->rows;
     int y1 = y0 + j->rows < l->out_h ? y0 + j->rows : l->out_h, cols = (y1 - y0) * ow;
     const float *in = j->input + (size_t)b * l->inputs;
-    float *out = l->output + (size_t)b * l->outputs + (size_t)y0 * ow;
+    if (j->pixels) { /* 1x1: a range of pixels (y0 * ow is then its first pixel) */
+        y0 = (t % j->bands) * j->pixels / ow;
+        cols = N - (t % j->bands) * j->pixels < j->pixels ? N - (t % j->bands) * j->pixels
+                                                          : j->pixels;
+    }
+    size_t first = j->pixels ? (size_t)(t % j->bands) * j->pixels : (size_t)y0 * ow;
+    float *out = l->output + (size_t)b * l->outputs + first;
     int ldc = N;
     if (j->pool) { /* the band stays in this thread's scratch, only its max-pool leaves */
         out = pydn_scratch(3, (size_t)M * cols);
         ldc = cols;
     }
-    const float *bm = in + (size_t)y0 * ow;
+    const float *bm = in + first;
     int ldb = N;
     if (!(l->size == 1 && l->stride == 1 && l->pad == 0)) {
         float *ws = pydn_scratch(0, (size_t)K * cols);
@@ -215,7 +222,20 @@ static void conv_tiled(const layer *l, const float *input, const layer *pool)
     if (rows > l->out_h / 16) rows = l->out_h / 16;
     if (pool) rows &= ~1; /* whole pooling windows per band */
     if (rows < (pool ? 2 : 1)) rows = pool ? 2 : 1;
-    tiled_job j = {l, pool, input, rows, (l->out_h + rows - 1) / rows};
+    /* bands of a multiple of 16 pixels where a few more rows make one (52 pixels a row:
+     * 4 rows, 208), so that the kernel's vectors of 16 pixels are all full */
+    for (int more = rows; more <= 4 * rows && more <= l->out_h; more += pool ? 2 : 1)
+        if (more * l->out_w % 16 == 0) {
+            rows = more;
+            break;
+        }
+    tiled_job j = {l, pool, input, rows, (l->out_h + rows - 1) / rows, 0};
+    if (l->size == 1 && l->stride == 1 && l->pad == 0 && !pool) {
+        /* no im2col to fit in cache: 16 bands of whole vectors of 16 pixels */
+        int n = l->out_h * l->out_w;
+        j.pixels = ((n + 15) / 16 + 15) / 16 * 16;
+        j.bands = (n + j.pixels - 1) / j.pixels;
+    }
     pydn_parallel_for(l->batch * j.bands, tiled_task, &j);
 }
 

@@ -214,8 +214,10 @@ void pydn_packed_gemm(const float *w, int M, int K, const float *B, int ldb, int
 #endif
     for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
         int kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;
-        for (int n0 = 0; n0 < N; n0 += 48) {
-            int n = N - n0 < 48 ? N - n0 : 48;
+        for (int n0 = 0, n; n0 < N; n0 += n) {
+            /* 48 at a time; the last 49 to 64 as two blocks (32 and the rest), not 48 and
+             * a vector for 1 to 16, which has a third of the kernel's registers busy */
+            n = N - n0 <= 48 ? N - n0 : N - n0 <= 64 ? 32 : 48;
             for (int m0 = 0; m0 < M; m0 += PYDN_MR)
                 fn(w + (size_t)m0 * K + (size_t)k0 * PYDN_MR, B + (size_t)k0 * ldb + n0, ldb,
                    kc, n, C + (size_t)m0 * ldc + n0, ldc, M - m0 < PYDN_MR ? M - m0 : PYDN_MR,
