@@ -6,10 +6,12 @@
  * zero-fills the output, builds the whole im2col matrix, runs a naive gemm, then
  * normalizes, scales, adds biases and activates in four more passes over the output.
  * Here: batch norm is already folded into weights/biases (pydn_fold_batchnorm); large
- * outputs are computed in cache-sized bands of rows (im2col of the band + sgemm) with
- * bias + activation applied while the band is in cache, and a 2x2 stride-2 maxpool
- * after the conv pooled there too (pydn_forward_conv_pool); small outputs (late
- * layers) as one wide product per group of images, split over blocks of filters.
+ * outputs are computed in cache-sized bands of rows (im2col of the band + the packed
+ * GEMM of kernel.c, on weights packed at load time) with bias + activation applied
+ * while the band is in cache, and a 2x2 stride-2 maxpool after the conv pooled there
+ * too (pydn_forward_conv_pool); small outputs (late layers) as one wide product per
+ * group of images, split over blocks of filters.  3x3 stride-1 layers of enough
+ * channels go to winograd.c first.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -155,7 +157,7 @@ void pydn_conv_prepare_gemm(layer *l)
 
 /* Large outputs: tasks of (image, band of output rows); each task builds the band's
  * im2col in its thread's scratch (a 1x1 stride-1 conv reads the input directly), runs
- * sgemm into the output and applies bias + activation to the band while in cache. */
+ * the GEMM into the output and applies bias + activation to the band while in cache. */
 typedef struct {
     const layer *l, *pool; /* pool: the fused 2x2 stride-2 maxpool after l, or NULL */
     const float *input;
@@ -240,9 +242,8 @@ static void conv_tiled(const layer *l, const float *input, const layer *pool)
 }
 
 /* Small outputs (late layers): a group of images side by side in one K x (g * N)
- * matrix, then sgemm over blocks of filters (each weight packed once per group, and a
- * wider product for OpenBLAS), then bias + activation, scattered back to per-image
- * planes.  Groups are capped at about 8 MiB of im2col so they stay in cache; a group
+ * matrix, then the GEMM over blocks of filters (each weight read once per group, in a
+ * wider product), then bias + activation, scattered back to per-image planes.  Groups are capped at about 8 MiB of im2col so they stay in cache; a group
  * of one image (and every 1x1 stride-1 conv, which needs no im2col) writes straight
  * into the output. */
 typedef struct {
@@ -284,7 +285,7 @@ static void conv_wide_group(const layer *l, const float *input, float *output, i
     wide_job j = {l, input, input, NULL, output, output, images, 1};
     if (!(direct && images == 1)) j.col = j.colbuf = pydn_scratch(1, (size_t)K * GN);
     if (images > 1) j.c = pydn_scratch(2, (size_t)M * GN);
-    /* Each sgemm call repacks the whole im2col matrix: few filter blocks (PYDN_SPLIT,
+    /* Each block of filters reads the whole im2col matrix: few blocks (PYDN_SPLIT,
      * whatever the thread count), at least 16 filters each. */
     j.parts = PYDN_SPLIT;
     if (M / j.parts < 16) j.parts = M / 16 > 0 ? M / 16 : 1;

@@ -3,13 +3,16 @@
  *
  * What is replaced, and how:
  *   - src/gemm.c is not compiled; csrc/fast/gemm.c provides gemm()/gemm_cpu() on
- *     OpenBLAS (scipy-openblas32).
+ *     OpenBLAS (scipy-openblas32), for the layers other than convolutions.
  *   - Layer forward functions are overridden per layer: pydn_fast_prepare() points
  *     layer.forward at the functions below (conv.c, layers.c) for the layer kinds and
  *     options they support; every other layer keeps upstream's function.
  *   - Batch norm is folded into the convolution weights and biases when the network is
  *     loaded (the layer's own scales/mean/variance are then set to identity, so even
  *     upstream's forward gives the same result on a folded layer).
+ *   - Convolutions run on kernels of our own (kernel.c) over weights packed for them at
+ *     load time: Winograd (winograd.c) for 3x3 stride-1 layers of >= 64 channels, a
+ *     packed GEMM (conv.c) for the others.
  *
  * Threads: OpenBLAS is kept single-threaded and all parallelism is ours, in one pool
  * (pool.c, which says why it is not OpenMP): pydn_threads() threads counting the
