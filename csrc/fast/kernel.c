@@ -226,13 +226,16 @@ void pydn_packed_gemm(const float *w, int M, int K, const float *B, int ldb, int
     }
 }
 
-/* Filter k's weights (K of them): packed[k / 8][i][k % 8] = weights[k][i]. */
-static void pack_gemm_task(void *ctx, int k)
+/* Panel p of 8 filters' weights (K each): packed[p][i][r] = weights[8 p + r][i], written
+ * in order. */
+static void pack_gemm_task(void *ctx, int p)
 {
     const layer *l = ctx;
-    int K = l->nweights / l->n;
-    float *u = (float *)pydn_packed(l, PYDN_PACK_GEMM) + (size_t)(k / PYDN_MR) * PYDN_MR * K;
-    for (int i = 0; i < K; ++i) u[(size_t)i * PYDN_MR + k % PYDN_MR] = l->weights[(size_t)k * K + i];
+    int K = l->nweights / l->n, rows = l->n - p * PYDN_MR < PYDN_MR ? l->n - p * PYDN_MR : PYDN_MR;
+    float *u = (float *)pydn_packed(l, PYDN_PACK_GEMM) + (size_t)p * PYDN_MR * K;
+    const float *w = l->weights + (size_t)p * PYDN_MR * K;
+    for (int i = 0; i < K; ++i)
+        for (int r = 0; r < rows; ++r) u[(size_t)i * PYDN_MR + r] = w[(size_t)r * K + i];
 }
 
 void pydn_pack_gemm_weights(layer *l)
@@ -240,7 +243,7 @@ void pydn_pack_gemm_weights(layer *l)
     if (pydn_packed(l, PYDN_PACK_GEMM)) return;
     int rows = (l->n + PYDN_MR - 1) / PYDN_MR * PYDN_MR;
     pydn_pack_new(l, PYDN_PACK_GEMM, (size_t)rows * (l->nweights / l->n));
-    pydn_parallel_for(l->n, pack_gemm_task, l);
+    pydn_parallel_for(rows / PYDN_MR, pack_gemm_task, l);
 }
 
 /* --- packed weights ------------------------------------------------------------------- */

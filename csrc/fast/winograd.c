@@ -151,27 +151,29 @@ typedef struct {
     float *u;
 } weights_job;
 
-/* Filter k of all channels: U[xi][k][c] = G g G^T, packed (see above). */
-static void weights_task(void *ctx, int k)
+/* Block fb of PYDN_FB filters, all channels: U[xi][k][c] = G g G^T, packed (see above);
+ * channel by channel, so that each cache line of U is written whole at once. */
+static void weights_task(void *ctx, int fb)
 {
     const weights_job *j = ctx;
     const wino_kind *w = j->w;
-    int a = w->a, C = j->l->c, KP = padded_filters(j->l);
-    float *block = j->u + (size_t)(k / PYDN_FB) * PYDN_FB * C + k % PYDN_FB;
-    for (int c = 0; c < C; ++c) {
-        const float *g = j->l->weights + ((size_t)k * C + c) * 9;
-        float t[AMAX * 3], u;
-        for (int i = 0; i < a; ++i)
-            for (int x = 0; x < 3; ++x)
-                t[i * 3 + x] = w->g[i * 3] * g[x] + w->g[i * 3 + 1] * g[3 + x] +
-                               w->g[i * 3 + 2] * g[6 + x];
-        for (int i = 0; i < a; ++i)
-            for (int p = 0; p < a; ++p) {
-                u = t[i * 3] * w->g[p * 3] + t[i * 3 + 1] * w->g[p * 3 + 1] +
-                    t[i * 3 + 2] * w->g[p * 3 + 2];
-                block[((size_t)(i * a + p) * KP * C) + (size_t)c * PYDN_FB] = u;
-            }
-    }
+    int a = w->a, C = j->l->c, K = j->l->n, KP = padded_filters(j->l);
+    int k0 = fb * PYDN_FB, k1 = k0 + PYDN_FB < K ? k0 + PYDN_FB : K;
+    float *block = j->u + (size_t)k0 * C;
+    for (int c = 0; c < C; ++c)
+        for (int k = k0; k < k1; ++k) {
+            const float *g = j->l->weights + ((size_t)k * C + c) * 9;
+            float t[AMAX * 3];
+            for (int i = 0; i < a; ++i)
+                for (int x = 0; x < 3; ++x)
+                    t[i * 3 + x] = w->g[i * 3] * g[x] + w->g[i * 3 + 1] * g[3 + x] +
+                                   w->g[i * 3 + 2] * g[6 + x];
+            for (int i = 0; i < a; ++i)
+                for (int p = 0; p < a; ++p)
+                    block[(size_t)(i * a + p) * KP * C + (size_t)c * PYDN_FB + k - k0] =
+                        t[i * 3] * w->g[p * 3] + t[i * 3 + 1] * w->g[p * 3 + 1] +
+                        t[i * 3 + 2] * w->g[p * 3 + 2];
+        }
 }
 
 /* Called by pydn_fast_prepare after batch norm is folded: transform the weights when
@@ -183,7 +185,7 @@ int pydn_winograd_prepare(layer *l)
     if (!w) return 0;
     if (pydn_packed(l, w->m)) return 1;
     weights_job j = {l, w, pydn_pack_new(l, w->m, u_floats(l, w->a))};
-    pydn_parallel_for(l->n, weights_task, &j);
+    pydn_parallel_for(padded_filters(l) / PYDN_FB, weights_task, &j);
     return 1;
 }
 
