@@ -263,14 +263,13 @@ static void input_task(void *ctx, int c)
         int n = start(j, b1) - g0;
         gather(j, c, g0, n, d);
         j->w->bt(d, (size_t)a * TILES, y, (size_t)a * TILES, a * TILES); /* B^T d */
-        for (int i = 0; i < a; ++i) /* (B^T d) B, row by row */
-            j->w->bt(y + i * a * TILES, TILES, d + i * a * TILES, TILES, n);
-        for (int xi = 0; xi < a * a; ++xi)
-            for (int b = b0; b < b1; ++b) {
-                int s = start(j, b), size = start(j, b + 1) - s;
-                memcpy(j->v + (size_t)xi * C * j->tiles + (size_t)s * C + (size_t)c * size,
-                       d + xi * TILES + (s - g0), sizeof(float) * size);
-            }
+        size_t xs = (size_t)C * j->tiles; /* from one point xi of V to the next */
+        for (int b = b0; b < b1; ++b) { /* (B^T d) B, row by row, into V's blocks */
+            int s = start(j, b), size = start(j, b + 1) - s;
+            for (int i = 0; i < a; ++i)
+                j->w->bt(y + i * a * TILES + (s - g0), TILES,
+                         j->v + i * a * xs + (size_t)s * C + (size_t)c * size, xs, size);
+        }
     }
 }
 
