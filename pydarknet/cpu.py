@@ -17,12 +17,20 @@ from ._lib import ffi, lib
 from .core import raw_detect_arrays
 from .network import Network
 
-__all__ = ["fast_build", "get_num_threads", "profile_layers", "set_num_threads"]
+__all__ = ["fast_build", "get_num_threads", "kernels", "profile_layers", "set_num_threads"]
 
 
 def fast_build() -> bool:
     """True when the library was built with the optimized CPU path (DARKNET_FAST)."""
     return bool(lib.pydn_fast_build())
+
+
+def kernels() -> str:
+    """Which kernels this build runs on this CPU: ``"avx512"``, ``"avx2"`` (x86-64 with
+    AVX2 and FMA) or ``"portable"`` (plain C: other CPUs, ``-DDARKNET_PORTABLE=ON``,
+    ``PYDN_KERNEL=portable``, and builds without DARKNET_FAST).  Chosen at run time from
+    the CPU's features, so one wheel is fast on every x86-64."""
+    return {4: "avx512", 3: "avx2"}.get(int(lib.pydn_simd_level()), "portable")
 
 
 def set_num_threads(n: int | None = None) -> int:

@@ -2,9 +2,10 @@
 convolution computes: the GEMM kernel of the non-Winograd convolutions (1x1, strided,
 first layers, filter counts that are no multiple of its 8-filter panels, widths that are
 no multiple of its 48-pixel blocks, a fused 2x2 maxpool) and the Winograd kernel, each in
-its AVX-512 version (where the CPU has it) and its portable loops (``PYDN_KERNEL=
-portable``: what other CPUs run), against upstream's layers on the same network and
-against OpenBLAS's sgemm on the same weights (``PYDN_GEMM=openblas``)."""
+its AVX-512 version (where the CPU has it), its AVX2 version (``PYDN_KERNEL=avx2``) and
+its portable loops (``PYDN_KERNEL=portable``: what other CPUs run), against upstream's
+layers on the same network and against OpenBLAS's sgemm on the same weights
+(``PYDN_GEMM=openblas``)."""
 
 from __future__ import annotations
 
@@ -90,6 +91,7 @@ def run_modes(tmp_path: Path, dog: str, cfg: str, modes: dict[str, dict[str, str
 def test_gemm_kernels_compute_what_upstream_computes(tmp_path: Path, dog: str) -> None:
     modes = {
         "packed": {},
+        "avx2": {"PYDN_KERNEL": "avx2"},  # the AVX2 versions (the portable GEMM kernel's)
         "portable": {"PYDN_KERNEL": "portable"},
         "openblas": {"PYDN_GEMM": "openblas"},
     }
@@ -102,6 +104,7 @@ def test_gemm_kernels_compute_what_upstream_computes(tmp_path: Path, dog: str) -
     # the packed kernels ran: not OpenBLAS's result bit for bit
     assert not np.array_equal(results["packed"][0], results["openblas"][0])
     assert not np.array_equal(results["portable"][0], results["openblas"][0])
+    assert not np.array_equal(results["avx2"][0], results["openblas"][0])
 
 
 @needs_fast

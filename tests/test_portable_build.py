@@ -1,4 +1,4 @@
-"""The portable build (CMake -DDARKNET_PORTABLE=ON: csrc/fast without the x86 SIMD clones,
+"""The portable build (CMake -DDARKNET_PORTABLE=ON: csrc/fast without the x86 SIMD versions,
 the code that ARM and other CPUs run, see csrc/fast/arch.h) detects what the default build
 and the original program detect.
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import numpy as np
 import pytest
 from helpers import reference
 from helpers.compare import NEAR, assert_reproduced
+from helpers.cpu_features import expected_kernels
 
 import pydarknet
 from pydarknet import cpu
@@ -70,13 +70,6 @@ def detections(net: pydarknet.Network, images: list[str]) -> Dets:
     return out
 
 
-def ifuncs(lib: Path) -> int:
-    """How many IRELATIVE relocations (ifuncs: target_clones' dispatch) the library has."""
-    relocs = subprocess.run(["readelf", "-rW", str(lib)], capture_output=True, text=True)
-    assert relocs.returncode == 0, relocs.stderr
-    return relocs.stdout.count("IRELATIVE")
-
-
 @pytest.fixture(scope="module")
 def portable_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding the installed package with a portable libdarknet.so."""
@@ -103,13 +96,15 @@ def portable_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return site
 
 
-@pytest.mark.skipif(platform.machine() != "x86_64", reason="x86 clones exist on x86-64 only")
-@pytest.mark.skipif(shutil.which("readelf") is None, reason="needs readelf (binutils)")
-def test_portable_build_has_no_x86_clones(portable_site: Path) -> None:
-    """The switch does what it says: the default build dispatches its SIMD kernels through
-    ifuncs, the portable one has none."""
-    assert ifuncs(Path(pydarknet.__file__).parent / LIB) > 0
-    assert ifuncs(portable_site / "pydarknet" / LIB) == 0
+def test_kernels_follow_the_cpu_and_the_switch(portable_site: Path) -> None:
+    """The default build picks its kernels from the CPU at run time (AVX-512 where the
+    CPU and the OS have it, else AVX2 with FMA), the portable one runs plain C only."""
+    assert cpu.kernels() == expected_kernels()
+    env = {**os.environ, "PYTHONPATH": str(portable_site)}
+    code = "from pydarknet import cpu; print(cpu.kernels())"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         cwd=portable_site, check=True)  # fmt: skip
+    assert run.stdout.strip() == "portable"
 
 
 @pytest.mark.usefixtures("needs_reference")

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 from helpers import reference
+from helpers.cpu_features import expected_kernels
 
 REPO = Path(__file__).resolve().parent.parent
 TOOLS_PYTHON = REPO / "build" / "wheel-tools" / "bin" / "python"
@@ -132,10 +133,13 @@ def test_installed_wheel_detects_like_darknet(
     lines = res.stdout.splitlines()
     assert lines[0].startswith("dog.jpg: Predicted in ")
     assert lines[1:] == reference.cli_lines(tiny_cfg, tiny_weights, dog)
-    code = "import pydarknet as p, sys; print(p.__version__, p.__file__, sys.version_info[:2])"
+    code = ("import pydarknet as p, sys; from pydarknet import cpu; "
+            "print(p.__version__, p.__file__, cpu.kernels(), sys.version_info[:2])")  # fmt: skip
     out = subprocess.run([str(venv310 / "bin" / "python"), "-c", code], cwd=tmp_path, env=env,
                          capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
-    assert out[0] == VERSION and out[1].startswith(str(venv310)) and out[2:] == ["(3,", "10)"]
+    assert out[0] == VERSION and out[1].startswith(str(venv310)) and out[3:] == ["(3,", "10)"]
+    # the wheel's kernels are picked at run time: the CPU's best, with zig's clang too
+    assert out[2] == expected_kernels()
     version = subprocess.run([str(venv310 / "bin" / "pydarknet"), "--version"], env=env,
                              capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert version.strip() == f"pydarknet {VERSION}"

@@ -2,15 +2,27 @@
  * arch.h - the only CPU-specific code of csrc/fast, so that it compiles for any CPU.
  *
  * Every kernel is plain C (the portable version, what ARM and other CPUs run).  On x86-64
- * with glibc a few hot loops are also compiled for AVX2 and AVX-512, and the loader picks
- * one for the CPU (GCC's target_clones, an ifunc), since the build has no -march.
+ * a few hot loops are also compiled for AVX2 and AVX-512 and one is picked for the CPU
+ * at run time, since the build has no -march.  Not with GCC's target_clones (ifuncs):
+ * their resolvers read the compiler runtime's CPU model, which zig's clang (the release
+ * wheels' compiler) leaves at zero, so every clone resolved to the baseline; and not on
+ * glibc only.  Instead:
  *
- *   PYDN_SIMD_CLONES   put before such a function; nothing on other CPUs.
- *   PYDN_SIMD_CLONES_FMA  the same with FMA too (x86-64-v4 / -v3 levels: "avx2" alone has
- *                      no FMA), for kernels whose results may round differently (Winograd).
- *   PYDN_X86_SIMD      1 where x86 code (clones, <immintrin.h> intrinsics) may be used;
- *                      write `#if PYDN_X86_SIMD` ... `#else` plain C `#endif`.
- *   pydn_cpu_relax()   the hint for a spin-wait loop (as ggml's ggml_thread_cpu_relax).
+ *   PYDN_BODY void f_body(params) { ... }      the kernel, inlined into each version;
+ *   PYDN_SIMD(f, (params), (args))             defines static void f(params), which runs
+ *                                              the AVX-512, AVX2 or baseline version;
+ *   PYDN_SIMD_FMA(f, (params), (args))         the same with FMA too (x86-64-v4 / -v3
+ *                                              levels: "avx2" alone has no FMA), for
+ *                                              kernels whose results may round differently;
+ *   pydn_simd_level()                          what the CPU runs: 4 (AVX-512 F/CD/BW/DQ/VL,
+ *                                              with AVX2 and FMA), 3 (AVX2 and FMA) or 0,
+ *                                              from CPUID and the OS's XCR0 (kernel.c);
+ *                                              PYDN_KERNEL=portable makes it 0, =avx2 at
+ *                                              most 3 (tests);
+ *   PYDN_X86_SIMD                              1 where x86 code (target attributes,
+ *                                              <immintrin.h> intrinsics) may be used;
+ *   pydn_cpu_relax()                           the hint for a spin-wait loop (as ggml's
+ *                                              ggml_thread_cpu_relax).
  *
  * PYDN_PORTABLE (CMake -DDARKNET_PORTABLE=ON) builds the portable code on x86 too, so
  * that the tests run what other CPUs run (tests/test_portable_build.py).
@@ -18,18 +30,33 @@
 #ifndef PYDN_FAST_ARCH_H
 #define PYDN_FAST_ARCH_H
 
-#include <stdlib.h> /* defines __GLIBC__ on glibc */
+int pydn_simd_level(void);
 
-/* ifuncs need glibc (musl has none); target_clones need GCC or clang. */
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(PYDN_PORTABLE)
+#define PYDN_BODY static inline __attribute__((always_inline))
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(PYDN_PORTABLE)
 #define PYDN_X86_SIMD 1
-#define PYDN_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#define PYDN_SIMD_CLONES_FMA \
-    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define PYDN_DISPATCH_(f, params, args, t4, t3)                                          \
+    __attribute__((target(t4))) static void f##_l4 params { f##_body args; }           \
+    __attribute__((target(t3))) static void f##_l3 params { f##_body args; }           \
+    static void f params                                                                \
+    {                                                                                   \
+        int level = pydn_simd_level();                                                  \
+        if (level >= 4)                                                                 \
+            f##_l4 args;                                                                \
+        else if (level >= 3)                                                            \
+            f##_l3 args;                                                                \
+        else                                                                            \
+            f##_body args;                                                              \
+    }
+#define PYDN_SIMD(f, params, args) PYDN_DISPATCH_(f, params, args, "avx512f", "avx2")
+#define PYDN_SIMD_FMA(f, params, args)                                                   \
+    PYDN_DISPATCH_(f, params, args, "arch=x86-64-v4", "arch=x86-64-v3")
 #else
 #define PYDN_X86_SIMD 0
-#define PYDN_SIMD_CLONES
-#define PYDN_SIMD_CLONES_FMA
+#define PYDN_SIMD(f, params, args)                                                       \
+    static void f params { f##_body args; }
+#define PYDN_SIMD_FMA(f, params, args) PYDN_SIMD(f, params, args)
 #endif
 
 static inline void pydn_cpu_relax(void)

@@ -52,8 +52,7 @@ int pydn_conv_supported(const layer *l)
 
 /* Bias + activation on rows x cols of c (row stride ldc), written to o (stride ldo).
  * The common activations are inlined; others use upstream's activate_array. */
-PYDN_SIMD_CLONES
-static void bias_act(const float *c, size_t ldc, float *o, size_t ldo, int rows, int cols,
+PYDN_BODY void bias_act_body(const float *c, size_t ldc, float *o, size_t ldo, int rows, int cols,
                      const float *bias, ACTIVATION a)
 {
     for (int r = 0; r < rows; ++r) {
@@ -85,12 +84,13 @@ static void bias_act(const float *c, size_t ldc, float *o, size_t ldo, int rows,
         }
     }
 }
+PYDN_SIMD(bias_act, (const float *c, size_t ldc, float *o, size_t ldo, int rows, int cols, const float *bias, ACTIVATION a),
+          (c, ldc, o, ldo, rows, cols, bias, a))
 
 /* im2col (upstream src/im2col.c layout: row (ch * size + ky) * size + kx) of channels
  * [ch0, ch1) and output rows [y0, y1) into col, whose rows are ld floats apart.  Each
  * row: zeros, a copy (strided for stride 2: vectorized), zeros. */
-PYDN_SIMD_CLONES
-static void im2col_part(const float *im, const layer *l, int ch0, int ch1, int y0, int y1,
+PYDN_BODY void im2col_part_body(const float *im, const layer *l, int ch0, int ch1, int y0, int y1,
                         float *col, size_t ld)
 {
     int size = l->size, stride = l->stride, pad = l->pad, h = l->h, w = l->w;
@@ -125,6 +125,8 @@ static void im2col_part(const float *im, const layer *l, int ch0, int ch1, int y
             }
     }
 }
+PYDN_SIMD(im2col_part, (const float *im, const layer *l, int ch0, int ch1, int y0, int y1, float *col, size_t ld),
+          (im, l, ch0, ch1, y0, y1, col, ld))
 
 /* C = W B for filters [m0, m1) (m0 a multiple of PYDN_MR): on the weights packed at load
  * time (kernel.c), or with OpenBLAS when they are not (weights changed in place since;

@@ -131,7 +131,7 @@ static AVX512 void gemm_kernel512(const float *w, const float *b, int ldb, int K
 
 /* The portable kernel: 4 tiles x 32 filters at a time, loops the compiler vectorizes. */
 #define PT 4
-PYDN_SIMD_CLONES_FMA static void product_portable(const float *u, const float *v, int C,
+PYDN_BODY void product_portable_body(const float *u, const float *v, int C,
                                                   int nt, float *out, int ldo, int add)
 {
     for (int t0 = 0; t0 < nt; t0 += PT) {
@@ -149,9 +149,11 @@ PYDN_SIMD_CLONES_FMA static void product_portable(const float *u, const float *v
         }
     }
 }
+PYDN_SIMD_FMA(product_portable, (const float *u, const float *v, int C, int nt, float *out, int ldo, int add),
+          (u, v, C, nt, out, ldo, add))
 
 /* The portable GEMM kernel: 8 filters x up to 48 pixels, 16 at a time. */
-PYDN_SIMD_CLONES_FMA static void gemm_kernel_portable(const float *w, const float *b, int ldb,
+PYDN_BODY void gemm_kernel_portable_body(const float *w, const float *b, int ldb,
                                                       int K, int n, float *c, int ldc,
                                                       int mrows, int add)
 {
@@ -170,25 +172,51 @@ PYDN_SIMD_CLONES_FMA static void gemm_kernel_portable(const float *w, const floa
         }
     }
 }
+PYDN_SIMD_FMA(gemm_kernel_portable, (const float *w, const float *b, int ldb, int K, int n, float *c, int ldc, int mrows, int add),
+          (w, b, ldb, K, n, c, ldc, mrows, add))
 
 typedef void (*product_fn)(const float *, const float *, int, int, float *, int, int);
 
 typedef void (*gemm_fn)(const float *, const float *, int, int, int, float *, int, int, int);
 
-/* The AVX-512 kernels where the CPU has them, unless PYDN_KERNEL=portable. */
-static int use_avx512(void)
-{
-    static int yes = -1; /* chosen once; a race only stores the same value twice */
-    if (yes < 0) {
-        const char *e = getenv("PYDN_KERNEL");
-        yes = 0;
+/* What the CPU runs (arch.h): from CPUID and XCR0, the OS's word that it saves the
+ * registers (x86-64-v3: AVX2, FMA, BMI1/2, F16C, LZCNT, MOVBE; v4: AVX-512 F, CD, BW,
+ * DQ, VL).  Our own probe: zig's compiler runtime answers every __builtin_cpu_supports
+ * with 0. */
 #if PYDN_X86_SIMD
-        __builtin_cpu_init();
-        yes = !(e && !strcmp(e, "portable")) && __builtin_cpu_supports("avx512f");
+#include <cpuid.h>
+
+static int simd_level(void)
+{
+    unsigned a, b, c, d, lo, hi;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    /* FMA (bit 12), MOVBE (22), OSXSAVE (27), AVX (28), F16C (29) */
+    if (((c >> 12) & (c >> 22) & (c >> 27) & (c >> 28) & (c >> 29) & 1) == 0) return 0;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    if ((lo & 6) != 6) return 0; /* the OS saves SSE and AVX state */
+    if (!__get_cpuid(0x80000001, &a, &b, &c, &d) || !((c >> 5) & 1)) return 0; /* LZCNT */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    if (((b >> 3) & (b >> 5) & (b >> 8) & 1) == 0) return 0; /* BMI1, AVX2, BMI2 */
+    /* AVX-512 F (16), DQ (17), CD (28), BW (30), VL (31), and the opmask and ZMM state */
+    int avx512 = (b >> 16) & (b >> 17) & (b >> 28) & (b >> 30) & (b >> 31) & 1;
+    return avx512 && (lo & 0xe0) == 0xe0 ? 4 : 3;
+}
+#endif
+
+int pydn_simd_level(void)
+{
+    static int level = -1; /* probed once; a race only stores the same value twice */
+    if (level < 0) {
+        const char *e = getenv("PYDN_KERNEL"); /* portable or avx2: at most that (tests) */
+        level = 0;
+#if PYDN_X86_SIMD
+        if (!(e && !strcmp(e, "portable"))) level = simd_level();
+        if (e && !strcmp(e, "avx2") && level > 3) level = 3;
 #endif
         (void)e;
     }
-    return yes;
+    return level;
 }
 
 void pydn_packed_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
@@ -196,7 +224,7 @@ void pydn_packed_product(const float *u, const float *v, int C, int nt, float *o
 {
     product_fn fn = product_portable;
 #if PYDN_X86_SIMD
-    if (use_avx512()) fn = product512;
+    if (pydn_simd_level() >= 4) fn = product512;
 #endif
     fn(u, v, C, nt, out, ldo, add);
 }
@@ -210,7 +238,7 @@ void pydn_packed_gemm(const float *w, int M, int K, const float *B, int ldb, int
 {
     gemm_fn fn = gemm_kernel_portable;
 #if PYDN_X86_SIMD
-    if (use_avx512()) fn = gemm_kernel512;
+    if (pydn_simd_level() >= 4) fn = gemm_kernel512;
 #endif
     for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
         int kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;

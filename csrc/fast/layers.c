@@ -102,8 +102,7 @@ typedef struct {
 } plane_job;
 
 /* SIMD behind runtime dispatch (gcc ifunc): no -march, baseline code for old CPUs. */
-PYDN_SIMD_CLONES
-static void maxpool_plane(const layer *l, const float *in, float *out)
+PYDN_BODY void maxpool_plane_body(const layer *l, const float *in, float *out)
 {
     int h = l->h, w = l->w, oh = l->out_h, ow = l->out_w, off = -l->pad / 2;
     int simple = l->size == 2 && l->stride == 2 && off == 0 && 2 * oh <= h && 2 * ow <= w;
@@ -131,6 +130,8 @@ static void maxpool_plane(const layer *l, const float *in, float *out)
         }
     }
 }
+PYDN_SIMD(maxpool_plane, (const layer *l, const float *in, float *out),
+          (l, in, out))
 
 static void maxpool_task(void *ctx, int t)
 {

@@ -44,7 +44,7 @@ typedef struct {
 /* The four sides, written out: each reads its a input rows once (the matrices are
  * mostly small integers). */
 #define ROWS6(p, s) p, p + s, p + 2 * s, p + 3 * s, p + 4 * s, p + 5 * s
-PYDN_SIMD_CLONES_FMA static void bt6(const float *in, size_t is, float *out, size_t os, int n)
+PYDN_BODY void bt6_body(const float *in, size_t is, float *out, size_t os, int n)
 {
     const float *restrict d[6] = {ROWS6(in, is)};
     float *restrict r[6] = {ROWS6(out, os)};
@@ -58,8 +58,10 @@ PYDN_SIMD_CLONES_FMA static void bt6(const float *in, size_t is, float *out, siz
         r[5][t] = 4 * d1 - 5 * d3 + d[5][t];
     }
 }
+PYDN_SIMD_FMA(bt6, (const float *in, size_t is, float *out, size_t os, int n),
+          (in, is, out, os, n))
 
-PYDN_SIMD_CLONES_FMA static void at6(const float *in, size_t is, float *out, size_t os, int n)
+PYDN_BODY void at6_body(const float *in, size_t is, float *out, size_t os, int n)
 {
     const float *restrict d[6] = {ROWS6(in, is)};
     float *restrict r[4] = {out, out + os, out + 2 * os, out + 3 * os};
@@ -72,8 +74,10 @@ PYDN_SIMD_CLONES_FMA static void at6(const float *in, size_t is, float *out, siz
         r[3][t] = m12 + 8 * m34 + d[5][t];
     }
 }
+PYDN_SIMD_FMA(at6, (const float *in, size_t is, float *out, size_t os, int n),
+          (in, is, out, os, n))
 
-PYDN_SIMD_CLONES_FMA static void bt4(const float *in, size_t is, float *out, size_t os, int n)
+PYDN_BODY void bt4_body(const float *in, size_t is, float *out, size_t os, int n)
 {
     const float *restrict d0 = in, *restrict d1 = in + is, *restrict d2 = in + 2 * is,
                           *restrict d3 = in + 3 * is;
@@ -86,8 +90,10 @@ PYDN_SIMD_CLONES_FMA static void bt4(const float *in, size_t is, float *out, siz
         r3[t] = d1[t] - d3[t];
     }
 }
+PYDN_SIMD_FMA(bt4, (const float *in, size_t is, float *out, size_t os, int n),
+          (in, is, out, os, n))
 
-PYDN_SIMD_CLONES_FMA static void at4(const float *in, size_t is, float *out, size_t os, int n)
+PYDN_BODY void at4_body(const float *in, size_t is, float *out, size_t os, int n)
 {
     const float *restrict d0 = in, *restrict d1 = in + is, *restrict d2 = in + 2 * is,
                           *restrict d3 = in + 3 * is;
@@ -97,6 +103,8 @@ PYDN_SIMD_CLONES_FMA static void at4(const float *in, size_t is, float *out, siz
         r1[t] = d1[t] - d2[t] - d3[t];
     }
 }
+PYDN_SIMD_FMA(at4, (const float *in, size_t is, float *out, size_t os, int n),
+          (in, is, out, os, n))
 
 /* B^T, G, A^T of F(2x2, 3x3) (points 0, 1, -1) and F(4x4, 3x3) (0, 1, -1, 2, -2). */
 static const wino_kind F2 = {2, 4, {1, 0, 0, .5f, .5f, .5f, .5f, -.5f, .5f, 0, 0, 1}, bt4, at4};
@@ -218,8 +226,7 @@ static int start(const wino_job *j, int b) { return (int)((long)b * j->tiles / j
  * image: zero (the padding).  By runs of tiles in one row of tiles: value (i, k) of
  * consecutive tiles is every m-th value of an input row (loads the compiler vectorizes,
  * for constant m). */
-PYDN_SIMD_CLONES
-static void gather(const wino_job *j, int c, int g0, int n, float *d)
+PYDN_BODY void gather_body(const wino_job *j, int c, int g0, int n, float *d)
 {
     const layer *l = j->l;
     int a = j->w->a, m = j->w->m, h = l->h, wd = l->w;
@@ -249,6 +256,8 @@ static void gather(const wino_job *j, int c, int g0, int n, float *d)
         t0 += run;
     }
 }
+PYDN_SIMD(gather, (const wino_job *j, int c, int g0, int n, float *d),
+          (j, c, g0, n, d))
 
 /* Phase 1, one channel: V[xi][c][g] = B^T d B for every tile g, by whole blocks. */
 static void input_task(void *ctx, int c)
@@ -274,8 +283,7 @@ static void input_task(void *ctx, int c)
 }
 
 /* o[i][f] += bias[f], then the activation: n rows (ld apart) of nk filters. */
-PYDN_SIMD_CLONES_FMA
-static void bias_act(float *o, int n, int ld, int nk, const float *bias, ACTIVATION act)
+PYDN_BODY void bias_act_body(float *o, int n, int ld, int nk, const float *bias, ACTIVATION act)
 {
     for (int i = 0; i < n; ++i, o += ld) switch (act) {
         case LEAKY:
@@ -295,6 +303,8 @@ static void bias_act(float *o, int n, int ld, int nk, const float *bias, ACTIVAT
             if (act != LINEAR) activate_array(o, nk, act);
         }
 }
+PYDN_SIMD_FMA(bias_act, (float *o, int n, int ld, int nk, const float *bias, ACTIVATION act),
+          (o, n, ld, nk, bias, act))
 
 /* Output tile g, x[py][px][filter] (rows ld apart) for filters k0 .. k0 + nk: into the
  * layer's output, or 2x2-max-pooled into the fused maxpool's output. */
