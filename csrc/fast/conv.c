@@ -76,7 +76,7 @@ PYDN_BODY void bias_act_body(const float *c, size_t ldc, float *o, size_t ldo, i
             }
             break;
         case LOGISTIC:
-            for (int j = 0; j < cols; ++j) dst[j] = 1.f / (1.f + expf(-(src[j] + b)));
+            for (int j = 0; j < cols; ++j) dst[j] = (float)(1. / (1. + exp(-(src[j] + b))));
             break;
         default:
             for (int j = 0; j < cols; ++j) dst[j] = src[j] + b;

@@ -182,9 +182,11 @@ static void yolo_task(void *ctx, int t)
     size_t at = (size_t)b * l->outputs + (size_t)n * stride;
     const float *in = j->input + at;
     float *out = l->output + at;
+    /* upstream's logistic_activate, in double: its values, and no expf (whose glibc
+     * 2.27 symbol version would lift the wheel's manylinux tag) */
     for (size_t i = 0; i < stride; ++i) {
         int squash = i < 2 * per || i >= 4 * per; /* x, y, objectness, classes */
-        out[i] = squash ? 1.f / (1.f + expf(-in[i])) : in[i];
+        out[i] = squash ? (float)(1. / (1. + exp(-in[i]))) : in[i];
     }
 }
 

@@ -296,7 +296,7 @@ PYDN_BODY void bias_act_body(float *o, int n, int ld, int nk, const float *bias,
             for (int f = 0; f < nk; ++f) o[f] = fmaxf(o[f] + bias[f], 0.f);
             break;
         case LOGISTIC:
-            for (int f = 0; f < nk; ++f) o[f] = 1.f / (1.f + expf(-(o[f] + bias[f])));
+            for (int f = 0; f < nk; ++f) o[f] = (float)(1. / (1. + exp(-(o[f] + bias[f]))));
             break;
         default:
             for (int f = 0; f < nk; ++f) o[f] += bias[f];
