@@ -2,8 +2,8 @@
 
 The default build must compile on non-x86 CPUs (Jetson boards, Raspberry Pis), so CI checks
 it here on x86 with zig's clang (the `ziglang` package from PyPI, a complete cross compiler).
-Two targets: clang for ARM silently ignores x86 names in target_clones (GCC, the compiler
-pip uses on a Jetson, rejects them), clang for POWER rejects any target_clones.
+Two targets: ARM and POWER, where x86-only code (target attributes, <immintrin.h>,
+<cpuid.h>; csrc/fast/arch.h keeps it behind PYDN_X86_SIMD) must not reach the compiler.
 
 1. CMake configures this project on this machine (configure only, Release as pip builds it)
    and writes compile_commands.json: the exact flags and defines of every C file of the

@@ -84,7 +84,9 @@ PYDN_BODY void bias_act_body(const float *c, size_t ldc, float *o, size_t ldo, i
         }
     }
 }
-PYDN_SIMD(bias_act, (const float *c, size_t ldc, float *o, size_t ldo, int rows, int cols, const float *bias, ACTIVATION a),
+PYDN_SIMD(bias_act,
+          (const float *c, size_t ldc, float *o, size_t ldo, int rows, int cols,
+           const float *bias, ACTIVATION a),
           (c, ldc, o, ldo, rows, cols, bias, a))
 
 /* im2col (upstream src/im2col.c layout: row (ch * size + ky) * size + kx) of channels
@@ -125,7 +127,9 @@ PYDN_BODY void im2col_part_body(const float *im, const layer *l, int ch0, int ch
             }
     }
 }
-PYDN_SIMD(im2col_part, (const float *im, const layer *l, int ch0, int ch1, int y0, int y1, float *col, size_t ld),
+PYDN_SIMD(im2col_part,
+          (const float *im, const layer *l, int ch0, int ch1, int y0, int y1, float *col,
+           size_t ld),
           (im, l, ch0, ch1, y0, y1, col, ld))
 
 /* C = W B for filters [m0, m1) (m0 a multiple of PYDN_MR): on the weights packed at load
@@ -245,9 +249,9 @@ static void conv_tiled(const layer *l, const float *input, const layer *pool)
 
 /* Small outputs (late layers): a group of images side by side in one K x (g * N)
  * matrix, then the GEMM over blocks of filters (each weight read once per group, in a
- * wider product), then bias + activation, scattered back to per-image planes.  Groups are capped at about 8 MiB of im2col so they stay in cache; a group
- * of one image (and every 1x1 stride-1 conv, which needs no im2col) writes straight
- * into the output. */
+ * wider product), then bias + activation, scattered back to per-image planes.  Groups
+ * are capped at about 8 MiB of im2col so they stay in cache; a group of one image (and
+ * every 1x1 stride-1 conv, which needs no im2col) writes straight into the output. */
 typedef struct {
     const layer *l;
     const float *input, *col; /* input: the group's first image */

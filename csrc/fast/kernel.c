@@ -149,8 +149,9 @@ PYDN_BODY void product_portable_body(const float *u, const float *v, int C,
         }
     }
 }
-PYDN_SIMD_FMA(product_portable, (const float *u, const float *v, int C, int nt, float *out, int ldo, int add),
-          (u, v, C, nt, out, ldo, add))
+PYDN_SIMD_FMA(product_portable,
+              (const float *u, const float *v, int C, int nt, float *out, int ldo, int add),
+              (u, v, C, nt, out, ldo, add))
 
 /* The portable GEMM kernel: 8 filters x up to 48 pixels, 16 at a time. */
 PYDN_BODY void gemm_kernel_portable_body(const float *w, const float *b, int ldb,
@@ -172,8 +173,10 @@ PYDN_BODY void gemm_kernel_portable_body(const float *w, const float *b, int ldb
         }
     }
 }
-PYDN_SIMD_FMA(gemm_kernel_portable, (const float *w, const float *b, int ldb, int K, int n, float *c, int ldc, int mrows, int add),
-          (w, b, ldb, K, n, c, ldc, mrows, add))
+PYDN_SIMD_FMA(gemm_kernel_portable,
+              (const float *w, const float *b, int ldb, int K, int n, float *c, int ldc,
+               int mrows, int add),
+              (w, b, ldb, K, n, c, ldc, mrows, add))
 
 typedef void (*product_fn)(const float *, const float *, int, int, float *, int, int);
 

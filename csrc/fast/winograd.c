@@ -16,9 +16,10 @@
  *     [tile][filter]), then the output transform A^T M A with bias + activation (and a
  *     fused 2x2 maxpool) while the products are in cache.
  * The transforms run over vectors (of tiles in phase 1, of filters in phase 2: loops the
- * compiler vectorizes; AVX2 and AVX-512 only through target_clones, runtime dispatch).  The result differs from
- * direct convolution by rounding only (about 1e-6 relative for F(2x2), 1e-5 for
- * F(4x4)); tests/test_reproduce.py checks the detections against the original binary.
+ * compiler vectorizes; AVX2 and AVX-512 versions picked at run time, arch.h).  The
+ * result differs from direct convolution by rounding only (about 1e-6 relative for
+ * F(2x2), 1e-5 for F(4x4)); tests/test_reproduce.py checks the detections against the
+ * original binary.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -59,7 +60,7 @@ PYDN_BODY void bt6_body(const float *in, size_t is, float *out, size_t os, int n
     }
 }
 PYDN_SIMD_FMA(bt6, (const float *in, size_t is, float *out, size_t os, int n),
-          (in, is, out, os, n))
+              (in, is, out, os, n))
 
 PYDN_BODY void at6_body(const float *in, size_t is, float *out, size_t os, int n)
 {
@@ -75,7 +76,7 @@ PYDN_BODY void at6_body(const float *in, size_t is, float *out, size_t os, int n
     }
 }
 PYDN_SIMD_FMA(at6, (const float *in, size_t is, float *out, size_t os, int n),
-          (in, is, out, os, n))
+              (in, is, out, os, n))
 
 PYDN_BODY void bt4_body(const float *in, size_t is, float *out, size_t os, int n)
 {
@@ -91,7 +92,7 @@ PYDN_BODY void bt4_body(const float *in, size_t is, float *out, size_t os, int n
     }
 }
 PYDN_SIMD_FMA(bt4, (const float *in, size_t is, float *out, size_t os, int n),
-          (in, is, out, os, n))
+              (in, is, out, os, n))
 
 PYDN_BODY void at4_body(const float *in, size_t is, float *out, size_t os, int n)
 {
@@ -104,7 +105,7 @@ PYDN_BODY void at4_body(const float *in, size_t is, float *out, size_t os, int n
     }
 }
 PYDN_SIMD_FMA(at4, (const float *in, size_t is, float *out, size_t os, int n),
-          (in, is, out, os, n))
+              (in, is, out, os, n))
 
 /* B^T, G, A^T of F(2x2, 3x3) (points 0, 1, -1) and F(4x4, 3x3) (0, 1, -1, 2, -2). */
 static const wino_kind F2 = {2, 4, {1, 0, 0, .5f, .5f, .5f, .5f, -.5f, .5f, 0, 0, 1}, bt4, at4};
@@ -304,7 +305,7 @@ PYDN_BODY void bias_act_body(float *o, int n, int ld, int nk, const float *bias,
         }
 }
 PYDN_SIMD_FMA(bias_act, (float *o, int n, int ld, int nk, const float *bias, ACTIVATION act),
-          (o, n, ld, nk, bias, act))
+              (o, n, ld, nk, bias, act))
 
 /* Output tile g, x[py][px][filter] (rows ld apart) for filters k0 .. k0 + nk: into the
  * layer's output, or 2x2-max-pooled into the fused maxpool's output. */
