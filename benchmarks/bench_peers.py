@@ -19,8 +19,11 @@ it (back to back).  It prints per engine the medians of both, the median forward
 fma_peak.c, compiled here), and pydarknet's time over each engine's (after a pause /
 back to back).  Without the pause, an engine timed right after ONNX Runtime runs while
 ORT's pool still spins on both cores (pydarknet's yolov3-tiny: 26 ms there, 18.6 ms
-alone).  Networks: yolov3-tiny with its real weights, and yolov3
-at 416x416 with seeded weights and a high threshold that keeps NMS small.
+alone); 0.1 s was still too short with all five engines (some pool still spinning:
+pydarknet's yolov3-tiny 16.2 ms, 13.0 with 0.5 s).  The order rotates every round and
+reverses every other one, so that each engine follows each other one as often.
+Networks: yolov3-tiny with its real weights, and yolov3 at 416x416 with seeded weights
+and a high threshold that keeps NMS small.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--nets", default="yolov3-tiny,yolov3")
     p.add_argument("--engines", default=",".join(ENGINES))
     p.add_argument("--image", default=str(REPO / "darknet" / "data" / "dog.jpg"))
-    p.add_argument("--pause", type=float, default=0.1, help="seconds before each timed pair")
+    p.add_argument("--pause", type=float, default=0.5, help="seconds before each timed pair")
     p.add_argument("--idle-load", type=float, default=0.5, help="wait until load1 is below")
     p.add_argument("--idle-timeout", type=float, default=900, help="then run anyway (seconds)")
     p.add_argument("--upstream", default=None, help="upstream libdarknet.so")
@@ -261,7 +264,9 @@ def bench_net(name: str, settings: dict, engines: list[str], args: argparse.Name
         paused: dict[str, list[dict[str, float]]] = {e: [] for e in names}
         steady: dict[str, list[dict[str, float]]] = {e: [] for e in names}
         for r in range(args.rounds):
-            for e in names[r % len(names) :] + names[: r % len(names)]:
+            # rotated, and reversed every other round: each engine follows each other one
+            order = names[r % len(names) :] + names[: r % len(names)]
+            for e in order[::-1] if r % 2 else order:
                 time.sleep(args.pause)
                 paused[e].append(workers[e].ask("detect"))
                 steady[e].append(workers[e].ask("detect"))
