@@ -47,6 +47,7 @@ void pydn_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a
  * on demand: no allocation and no page zeroing once warm. */
 #define PYDN_SCRATCH_SLOTS 4
 float *pydn_scratch(int slot, size_t floats);
+float *pydn_alloc(size_t floats); /* 64-byte aligned, in huge pages from 2 MiB; free() */
 
 void pydn_fold_batchnorm(layer *l);
 int pydn_conv_supported(const layer *l);

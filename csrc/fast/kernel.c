@@ -301,21 +301,28 @@ const float *pydn_packed(const layer *l, int kind)
     return u + HEADER;
 }
 
-/* Packed weights are streamed whole at every pass (hundreds of MiB for yolov3): in 2 MiB
- * pages where the kernel allows them (transparent huge pages, madvise mode), one TLB
- * entry covers 512 times more of them.  Upstream frees binary_weights with free(). */
+/* Packed weights are streamed whole at every pass (hundreds of MiB for yolov3), scratch
+ * buffers reused at every layer: in 2 MiB pages where the kernel allows them
+ * (transparent huge pages, madvise mode), one TLB entry covers 512 times more.  Freed
+ * with free() (upstream frees binary_weights so). */
 #define HUGE_PAGE ((size_t)2 << 20)
-static float *alloc_packed(size_t floats)
+float *pydn_alloc(size_t floats)
 {
     size_t bytes = floats * sizeof(float);
-    if (bytes < HUGE_PAGE) return calloc(floats, sizeof(float));
     void *p = NULL;
+    if (bytes < HUGE_PAGE) return posix_memalign(&p, 64, bytes) ? NULL : p;
     bytes = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
     if (posix_memalign(&p, HUGE_PAGE, bytes)) return NULL;
 #ifdef MADV_HUGEPAGE
     madvise(p, bytes, MADV_HUGEPAGE); /* a hint: no huge pages is fine too */
 #endif
-    memset(p, 0, bytes);
+    return p;
+}
+
+static float *alloc_packed(size_t floats)
+{
+    float *p = pydn_alloc(floats);
+    if (p) memset(p, 0, floats * sizeof(float));
     return p;
 }
 

@@ -81,8 +81,8 @@ float *pydn_scratch(int slot, size_t floats)
     if (floats > s->cap[slot]) {
         free(s->buf[slot]);
         size_t cap = floats + floats / 4 + 1024;
-        void *p = NULL;
-        if (posix_memalign(&p, 64, cap * sizeof(float))) abort();
+        float *p = pydn_alloc(cap);
+        if (!p) abort();
         s->buf[slot] = p;
         s->cap[slot] = cap;
     }
