@@ -17,11 +17,13 @@ no engine's threads still spinning, the first frame after a wait) and one right 
 it (back to back).  It prints per engine the medians of both, the median forward pass
 (back to back), its GFLOP/s and its share of the machine's fp32 FMA peak (measured by
 fma_peak.c, compiled here), and pydarknet's time over each engine's (after a pause /
-back to back).  Without the pause, an engine timed right after ONNX Runtime runs while
-ORT's pool still spins on both cores (pydarknet's yolov3-tiny: 26 ms there, 18.6 ms
-alone); 0.1 s was still too short with all five engines (some pool still spinning:
-pydarknet's yolov3-tiny 16.2 ms, 13.0 with 0.5 s).  The order rotates every round and
-reverses every other one, so that each engine follows each other one as often.
+back to back).  It also prints the memory read bandwidth (read_bandwidth.c): on a shared
+host it moves from hour to hour, and the engines that stream more bytes of weights a
+pass (pydarknet's Winograd weights are 16/9 to 4 times the 3x3 kernels) move with it.
+Without the pause, an engine timed right after ONNX Runtime runs while ORT's pool still
+spins on both cores (pydarknet's yolov3-tiny: 26 ms there, 18.6 ms alone).  The order
+rotates every round and reverses every other one, so that each engine follows each
+other one as often.
 Networks: yolov3-tiny with its real weights, and yolov3 at 416x416 with seeded weights
 and a high threshold that keeps NMS small.
 """
@@ -86,14 +88,15 @@ def wait_idle(limit: float, timeout: float) -> float:
     return load
 
 
-def fma_peak(threads: int) -> float | None:
-    """GFLOP/s of fma_peak.c on ``threads`` threads (None without a C compiler)."""
+def probe(name: str, threads: int) -> float | None:
+    """What ``name``.c (fma_peak: GFLOP/s, read_bandwidth: GB/s) measures on ``threads``
+    threads (None without a C compiler)."""
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        exe = Path(tmp) / "fma_peak"
-        subprocess.run([cc, "-O2", "-march=native", "-pthread", str(HERE / "fma_peak.c"),
+        exe = Path(tmp) / name
+        subprocess.run([cc, "-O2", "-march=native", "-pthread", str(HERE / f"{name}.c"),
                         "-o", str(exe)], check=True)  # fmt: skip
         out = subprocess.run([str(exe), str(threads)], check=True, capture_output=True, text=True)
     return float(out.stdout)
@@ -301,9 +304,12 @@ def main() -> int:
     load = wait_idle(args.idle_load, args.idle_timeout)
     busy = load >= args.idle_load
     print(f"load average {load:.2f}" + (": MEASURED UNDER LOAD" if busy else ": idle"))
-    peak = fma_peak(args.threads)
+    peak = probe("fma_peak", args.threads)
     print(f"fp32 FMA peak (fma_peak.c, {args.threads} threads): "
           + (f"{peak:.1f} GFLOP/s" if peak else "n/a (no C compiler)"))  # fmt: skip
+    bandwidth = probe("read_bandwidth", args.threads)
+    print(f"memory read bandwidth (read_bandwidth.c, {args.threads} threads): "
+          + (f"{bandwidth:.1f} GB/s" if bandwidth else "n/a"))  # fmt: skip
     upstream = args.upstream or str(REPO / "build" / "upstream" / "libdarknet.so")
     if not os.path.isfile(upstream):
         upstream = DEBIAN_LIB  # single-threaded
