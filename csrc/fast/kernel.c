@@ -263,11 +263,13 @@ void pydn_packed_gemm(const float *w, int M, int K, const float *B, int ldb, int
 static void pack_gemm_task(void *ctx, int p)
 {
     const layer *l = ctx;
-    int K = l->nweights / l->n, rows = l->n - p * PYDN_MR < PYDN_MR ? l->n - p * PYDN_MR : PYDN_MR;
+    int K = l->nweights / l->n, rows = l->n - p * PYDN_MR;
+    if (rows > PYDN_MR) rows = PYDN_MR;
     float *u = (float *)pydn_packed(l, PYDN_PACK_GEMM) + (size_t)p * PYDN_MR * K;
     const float *w = l->weights + (size_t)p * PYDN_MR * K;
     for (int i = 0; i < K; ++i)
-        for (int r = 0; r < rows; ++r) u[(size_t)i * PYDN_MR + r] = w[(size_t)r * K + i];
+        for (int r = 0; r < PYDN_MR; ++r) /* past the last filter: zeros */
+            u[(size_t)i * PYDN_MR + r] = r < rows ? w[(size_t)r * K + i] : 0.f;
 }
 
 void pydn_pack_gemm_weights(layer *l)
@@ -319,17 +321,11 @@ float *pydn_alloc(size_t floats)
     return p;
 }
 
-static float *alloc_packed(size_t floats)
-{
-    float *p = pydn_alloc(floats);
-    if (p) memset(p, 0, floats * sizeof(float));
-    return p;
-}
 
 float *pydn_pack_new(layer *l, int kind, size_t floats)
 {
     free(l->binary_weights);
-    float *u = alloc_packed(HEADER + floats);
+    float *u = pydn_alloc(HEADER + floats); /* every float written by the packer */
     if (!u) abort();
     u[0] = (float)kind;
     for (int i = 0; i < FINGERPRINT; ++i) u[1 + i] = sample(l, i);

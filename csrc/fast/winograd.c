@@ -169,7 +169,10 @@ static void weights_task(void *ctx, int fb)
     int a = w->a, C = j->l->c, K = j->l->n, KP = padded_filters(j->l);
     int k0 = fb * PYDN_FB, k1 = k0 + PYDN_FB < K ? k0 + PYDN_FB : K;
     float *block = j->u + (size_t)k0 * C;
-    for (int c = 0; c < C; ++c)
+    for (int c = 0; c < C; ++c) {
+        for (int xi = 0; xi < a * a && k1 < k0 + PYDN_FB; ++xi) /* padding filters: 0 */
+            memset(block + (size_t)xi * KP * C + (size_t)c * PYDN_FB + (k1 - k0), 0,
+                   sizeof(float) * (k0 + PYDN_FB - k1));
         for (int k = k0; k < k1; ++k) {
             const float *g = j->l->weights + ((size_t)k * C + c) * 9;
             float t[AMAX * 3];
@@ -183,6 +186,7 @@ static void weights_task(void *ctx, int fb)
                         t[i * 3] * w->g[p * 3] + t[i * 3 + 1] * w->g[p * 3 + 1] +
                         t[i * 3 + 2] * w->g[p * 3 + 2];
         }
+    }
 }
 
 /* Called by pydn_fast_prepare after batch norm is folded: transform the weights when
