@@ -52,8 +52,8 @@ int pydn_conv_supported(const layer *l)
 
 /* Bias + activation on rows x cols of c (row stride ldc), written to o (stride ldo).
  * The common activations are inlined; others use upstream's activate_array. */
-PYDN_BODY void bias_act_body(const float *c, size_t ldc, float *o, size_t ldo, int rows, int cols,
-                     const float *bias, ACTIVATION a)
+PYDN_BODY void bias_act_body(const float *c, size_t ldc, float *o, size_t ldo, int rows,
+                             int cols, const float *bias, ACTIVATION a)
 {
     for (int r = 0; r < rows; ++r) {
         const float *src = c + r * ldc;
@@ -76,7 +76,7 @@ PYDN_BODY void bias_act_body(const float *c, size_t ldc, float *o, size_t ldo, i
             }
             break;
         case LOGISTIC:
-            for (int j = 0; j < cols; ++j) dst[j] = (float)(1. / (1. + exp(-(src[j] + b))));
+            for (int j = 0; j < cols; ++j) dst[j] = logistic_activate(src[j] + b);
             break;
         default:
             for (int j = 0; j < cols; ++j) dst[j] = src[j] + b;
@@ -92,8 +92,8 @@ PYDN_SIMD(bias_act,
 /* im2col (upstream src/im2col.c layout: row (ch * size + ky) * size + kx) of channels
  * [ch0, ch1) and output rows [y0, y1) into col, whose rows are ld floats apart.  Each
  * row: zeros, a copy (strided for stride 2: vectorized), zeros. */
-PYDN_BODY void im2col_part_body(const float *im, const layer *l, int ch0, int ch1, int y0, int y1,
-                        float *col, size_t ld)
+PYDN_BODY void im2col_part_body(const float *im, const layer *l, int ch0, int ch1, int y0,
+                                int y1, float *col, size_t ld)
 {
     int size = l->size, stride = l->stride, pad = l->pad, h = l->h, w = l->w;
     int ow = l->out_w;
@@ -191,15 +191,14 @@ static void tiled_task(void *ctx, int t)
     const tiled_job *j = ctx;
     const layer *l = j->l;
     int M = l->n, K = l->size * l->size * l->c, N = l->out_h * l->out_w, ow = l->out_w;
-    int b = t / j->bands, y0 = (t % j->bands) * j->rows;
+    int b = t / j->bands, band = t % j->bands, y0 = band * j->rows;
     int y1 = y0 + j->rows < l->out_h ? y0 + j->rows : l->out_h, cols = (y1 - y0) * ow;
     const float *in = j->input + (size_t)b * l->inputs;
-    if (j->pixels) { /* 1x1: a range of pixels (y0 * ow is then its first pixel) */
-        y0 = (t % j->bands) * j->pixels / ow;
-        cols = N - (t % j->bands) * j->pixels < j->pixels ? N - (t % j->bands) * j->pixels
-                                                          : j->pixels;
+    int first = y0 * ow; /* the band's first pixel */
+    if (j->pixels) {     /* 1x1: a range of pixels instead of rows */
+        first = band * j->pixels;
+        cols = N - first < j->pixels ? N - first : j->pixels;
     }
-    size_t first = j->pixels ? (size_t)(t % j->bands) * j->pixels : (size_t)y0 * ow;
     float *out = l->output + (size_t)b * l->outputs + first;
     int ldc = N;
     if (j->pool) { /* the band stays in this thread's scratch, only its max-pool leaves */

@@ -68,7 +68,8 @@ void pydn_packed_product(const float *u, const float *v, int C, int nt, float *o
 /* Weights packed at load time for kernel.c (Winograd-transformed or not), kept in
  * layer.binary_weights (see kernel.c): pydn_packed() returns them when they are of this
  * kind and of the layer's current weights, else NULL; pydn_pack_new() replaces them
- * with `floats` zeros to fill; pydn_pack_drop() frees them. */
+ * with room for `floats` (not zeroed: the packer writes every float, padding
+ * included); pydn_pack_drop() frees them. */
 #define PYDN_PACK_GEMM 1 /* kinds: for pydn_packed_gemm; 2, 4: Winograd F(2x2), F(4x4) */
 const float *pydn_packed(const layer *l, int kind);
 float *pydn_pack_new(layer *l, int kind, size_t floats);

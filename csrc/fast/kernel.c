@@ -132,8 +132,8 @@ static AVX512 void gemm_kernel512(const float *w, const float *b, int ldb, int K
 
 /* The portable kernel: 4 tiles x 32 filters at a time, loops the compiler vectorizes. */
 #define PT 4
-PYDN_BODY void product_portable_body(const float *u, const float *v, int C,
-                                                  int nt, float *out, int ldo, int add)
+PYDN_BODY void product_portable_body(const float *u, const float *v, int C, int nt, float *out,
+                                     int ldo, int add)
 {
     for (int t0 = 0; t0 < nt; t0 += PT) {
         int n = nt - t0 < PT ? nt - t0 : PT;
@@ -155,9 +155,8 @@ PYDN_SIMD_FMA(product_portable,
               (u, v, C, nt, out, ldo, add))
 
 /* The portable GEMM kernel: 8 filters x up to 48 pixels, 16 at a time. */
-PYDN_BODY void gemm_kernel_portable_body(const float *w, const float *b, int ldb,
-                                                      int K, int n, float *c, int ldc,
-                                                      int mrows, int add)
+PYDN_BODY void gemm_kernel_portable_body(const float *w, const float *b, int ldb, int K, int n,
+                                         float *c, int ldc, int mrows, int add)
 {
     for (int p0 = 0; p0 < n; p0 += 16) {
         int np = n - p0 < 16 ? n - p0 : 16;
@@ -320,7 +319,6 @@ float *pydn_alloc(size_t floats)
 #endif
     return p;
 }
-
 
 float *pydn_pack_new(layer *l, int kind, size_t floats)
 {

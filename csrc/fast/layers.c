@@ -12,6 +12,7 @@
 
 #include <cblas.h>
 
+#include "activations.h"
 #include "fast.h"
 #include "pydn.h"
 #include "convolutional_layer.h"
@@ -186,7 +187,7 @@ static void yolo_task(void *ctx, int t)
      * 2.27 symbol version would lift the wheel's manylinux tag) */
     for (size_t i = 0; i < stride; ++i) {
         int squash = i < 2 * per || i >= 4 * per; /* x, y, objectness, classes */
-        out[i] = squash ? (float)(1. / (1. + exp(-in[i]))) : in[i];
+        out[i] = squash ? logistic_activate(in[i]) : in[i];
     }
 }
 

@@ -202,20 +202,12 @@ int pydn_winograd_prepare(layer *l)
     return 1;
 }
 
-/* The transform to use for this (copy of a prepared) layer, or NULL. */
-static const wino_kind *ready(const layer *l)
-{
-    const wino_kind *w = kind_for(l);
-    /* not held: weights changed since pydn_winograd_prepare (not ours to fix here) */
-    return w && pydn_packed(l, w->m) ? w : NULL;
-}
-
 /* --- the forward pass ----------------------------------------------------------------- */
 
 typedef struct {
     const layer *l, *pool; /* pool: a fused 2x2 stride-2 maxpool after l, or NULL */
     const wino_kind *w;
-    const float *input;
+    const float *input, *u;   /* u: the transformed weights (see above) */
     float *v;                 /* a * a matrices, in blocks of tiles [c][tile] */
     int tw, per_image, tiles; /* tiles per row, per image, in all */
     int blocks;               /* of tiles, block b: [start(b), start(b + 1)) */
@@ -301,7 +293,7 @@ PYDN_BODY void bias_act_body(float *o, int n, int ld, int nk, const float *bias,
             for (int f = 0; f < nk; ++f) o[f] = fmaxf(o[f] + bias[f], 0.f);
             break;
         case LOGISTIC:
-            for (int f = 0; f < nk; ++f) o[f] = (float)(1. / (1. + exp(-(o[f] + bias[f]))));
+            for (int f = 0; f < nk; ++f) o[f] = logistic_activate(o[f] + bias[f]);
             break;
         default:
             for (int f = 0; f < nk; ++f) o[f] += bias[f];
@@ -357,7 +349,7 @@ static void product_task(void *ctx, int task)
     int nk = K - k0 < j->kb ? K - k0 : j->kb, ldm = (nk + PYDN_FB - 1) / PYDN_FB * PYDN_FB;
     size_t xs = (size_t)nt * ldm; /* from one of the a * a products to the next */
     float *mb = pydn_scratch(2, aa * xs);
-    const float *u = pydn_packed(l, m);
+    const float *u = j->u;
     for (int xi = 0; xi < aa; ++xi) /* a block of V in L1 meets the task's U[xi] */
         for (int b = b0; b < b1; ++b) {
             int s = start(j, b);
@@ -384,11 +376,13 @@ static void product_task(void *ctx, int task)
  * current weights (see pydn_winograd_prepare): the caller runs im2col + sgemm. */
 int pydn_conv_winograd(const layer *l, const float *input, const layer *pool)
 {
-    const wino_kind *w = ready(l);
-    if (!w) return 0;
+    const wino_kind *w = kind_for(l);
+    /* not held: weights changed since pydn_winograd_prepare (not ours to fix here) */
+    const float *u = w ? pydn_packed(l, w->m) : NULL;
+    if (!u) return 0;
     int m = w->m, a = w->a, K = l->n;
     int th = (l->out_h + m - 1) / m, tw = (l->out_w + m - 1) / m;
-    wino_job j = {l, pool, w, input, NULL, tw, th * tw, th * tw * l->batch, 0, 0, K, 0};
+    wino_job j = {l, pool, w, input, u, NULL, tw, th * tw, th * tw * l->batch, 0, 0, K, 0};
     j.blocks = (j.tiles + PYDN_NT - 1) / PYDN_NT;
     j.v = pydn_scratch(1, (size_t)a * a * l->c * j.tiles);
     /* Phase 2 tasks: up to 10 blocks of tiles (about 120), so that each weight read from
