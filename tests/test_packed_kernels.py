@@ -9,15 +9,12 @@ layers on the same network and against OpenBLAS's sgemm on the same weights
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 from test_fast_cpu import needs_fast, toy_network
-from test_winograd import RUN, WINO_CFG
+from test_winograd import WINO_CFG, run_modes
 
 import pydarknet
 from pydarknet._lib import ffi, lib
@@ -72,19 +69,6 @@ stride=1
 pad=0
 activation=linear
 """
-
-
-def run_modes(tmp_path: Path, dog: str, cfg: str, modes: dict[str, dict[str, str]]) -> dict:  # type: ignore[type-arg]
-    """Each mode's [fast, upstream] outputs, each mode in its own process."""
-    toy_network(tmp_path, cfg).close()
-    results = {}
-    for name, env in modes.items():
-        out = tmp_path / f"{name}.npy"
-        args = [str(tmp_path / "toy.cfg"), str(tmp_path / "toy.weights"), dog, str(out)]
-        subprocess.run([sys.executable, "-c", RUN, *args], check=True, timeout=300,
-                       env={**os.environ, **env})  # fmt: skip
-        results[name] = np.load(out)
-    return results
 
 
 @needs_fast

@@ -100,16 +100,24 @@ np.save(out_path, np.stack(outs))
 """
 
 
+def run_modes(tmp_path: Path, dog: str, cfg: str, modes: dict[str, dict[str, str]]) -> dict:  # type: ignore[type-arg]
+    """Each mode's [fast, upstream] outputs, each mode in its own process."""
+    toy_network(tmp_path, cfg).close()
+    results = {}
+    for name, env in modes.items():
+        out = tmp_path / f"{name}.npy"
+        args = [str(tmp_path / "toy.cfg"), str(tmp_path / "toy.weights"), dog, str(out)]
+        subprocess.run([sys.executable, "-c", RUN, *args], check=True, timeout=300,
+                       env={**os.environ, **env})  # fmt: skip
+        results[name] = np.load(out)
+    return results
+
+
 @needs_fast
 def test_winograd_computes_what_upstream_computes(tmp_path: Path, dog: str) -> None:
-    toy_network(tmp_path, WINO_CFG).close()
-    results = {}
-    for mode in ("0", "2", "4", ""):  # im2col, F(2x2), F(4x4), the default choice
-        out = tmp_path / f"out{mode or 'auto'}.npy"
-        env = {**os.environ, "PYDN_WINOGRAD": mode}
-        args = [str(tmp_path / "toy.cfg"), str(tmp_path / "toy.weights"), dog, str(out)]
-        subprocess.run([sys.executable, "-c", RUN, *args], check=True, env=env, timeout=300)
-        results[mode] = np.load(out)
+    # im2col, F(2x2), F(4x4), the default choice
+    modes = {mode: {"PYDN_WINOGRAD": mode} for mode in ("0", "2", "4", "")}
+    results = run_modes(tmp_path, dog, WINO_CFG, modes)
     upstream = results["0"][1]
     assert np.isfinite(upstream).all() and upstream.std() > 0.05
     for mode, (fast, up) in results.items():
