@@ -40,11 +40,16 @@
 /* One block: nt (a constant after inlining) tiles x 32 filters. */
 #define AVX512 __attribute__((target("avx512f")))
 static inline __attribute__((always_inline)) AVX512 void
-block512(const float *u, const float *v, int C, int nt, float *out, int ldo, int add)
+block512(const float *u, const float *v, int C, int nt, float *out, int ldo, int add,
+         const float *pf, int npf)
 {
     __m512 acc[PYDN_NT][2];
     for (int t = 0; t < nt; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
     for (int c = 0; c < C; ++c) {
+        if (c < npf) { /* a row (two cache lines) of what comes next */
+            _mm_prefetch((const char *)(pf + (size_t)c * PYDN_FB), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + (size_t)c * PYDN_FB + 16), _MM_HINT_T0);
+        }
         __m512 w0 = _mm512_loadu_ps(u + (size_t)c * PYDN_FB);
         __m512 w1 = _mm512_loadu_ps(u + (size_t)c * PYDN_FB + 16);
         for (int t = 0; t < nt; ++t) {
@@ -65,9 +70,9 @@ block512(const float *u, const float *v, int C, int nt, float *out, int ldo, int
 }
 
 #define CASE(n) \
-    case n: block512(u, v, C, n, out, ldo, add); break;
+    case n: block512(u, v, C, n, out, ldo, add, pf, npf); break;
 static AVX512 void product512(const float *u, const float *v, int C, int nt, float *out,
-                              int ldo, int add)
+                              int ldo, int add, const float *pf, int npf)
 {
     switch (nt) { /* one unrolled kernel per tile count */
         CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6)
@@ -80,7 +85,7 @@ static AVX512 void product512(const float *u, const float *v, int C, int nt, flo
  * the last vector masked to n pixels. */
 static inline __attribute__((always_inline)) AVX512 void
 gemm512(const float *w, const float *b, int ldb, int K, int nv, int n, float *c, int ldc,
-        int mrows, int add)
+        int mrows, int add, const float *pf)
 {
     __m512 acc[PYDN_MR][3];
     __mmask16 last = (__mmask16)((1u << (n - 16 * (nv - 1))) - 1u);
@@ -91,6 +96,8 @@ gemm512(const float *w, const float *b, int ldb, int K, int nv, int n, float *c,
         for (int v = 0; v < nv; ++v) acc[r][v] = _mm512_setzero_ps();
     for (int k = 0; k < K; ++k) {
         const float *row = b + (size_t)k * ldb;
+        if (pf && !(k & 1)) /* two rows (a cache line) of the weights needed next */
+            _mm_prefetch((const char *)(pf + (size_t)k * PYDN_MR), _MM_HINT_T0);
         __m512 x[3];
 #pragma GCC unroll 3
         for (int v = 0; v < nv; ++v)
@@ -118,22 +125,22 @@ gemm512(const float *w, const float *b, int ldb, int K, int nv, int n, float *c,
 }
 
 static AVX512 void gemm_kernel512(const float *w, const float *b, int ldb, int K, int n,
-                                  float *c, int ldc, int mrows, int add)
+                                  float *c, int ldc, int mrows, int add, const float *pf)
 {
     int nv = (n + 15) / 16;
     if (nv == 3)
-        gemm512(w, b, ldb, K, 3, n, c, ldc, mrows, add);
+        gemm512(w, b, ldb, K, 3, n, c, ldc, mrows, add, pf);
     else if (nv == 2)
-        gemm512(w, b, ldb, K, 2, n, c, ldc, mrows, add);
+        gemm512(w, b, ldb, K, 2, n, c, ldc, mrows, add, pf);
     else
-        gemm512(w, b, ldb, K, 1, n, c, ldc, mrows, add);
+        gemm512(w, b, ldb, K, 1, n, c, ldc, mrows, add, pf);
 }
 #endif
 
 /* The portable kernel: 4 tiles x 32 filters at a time, loops the compiler vectorizes. */
 #define PT 4
 PYDN_BODY void product_portable_body(const float *u, const float *v, int C, int nt, float *out,
-                                     int ldo, int add)
+                                     int ldo, int add, const float *pf, int npf)
 {
     for (int t0 = 0; t0 < nt; t0 += PT) {
         int n = nt - t0 < PT ? nt - t0 : PT;
@@ -141,6 +148,7 @@ PYDN_BODY void product_portable_body(const float *u, const float *v, int C, int 
         memset(acc, 0, sizeof acc);
         for (int c = 0; c < C; ++c) {
             const float *w = u + (size_t)c * PYDN_FB, *x = v + (size_t)c * nt + t0;
+            if (t0 == 0 && c < npf) __builtin_prefetch(pf + (size_t)c * PYDN_FB);
             for (int t = 0; t < n; ++t)
                 for (int f = 0; f < PYDN_FB; ++f) acc[t][f] += x[t] * w[f];
         }
@@ -151,12 +159,13 @@ PYDN_BODY void product_portable_body(const float *u, const float *v, int C, int 
     }
 }
 PYDN_SIMD_FMA(product_portable,
-              (const float *u, const float *v, int C, int nt, float *out, int ldo, int add),
-              (u, v, C, nt, out, ldo, add))
+              (const float *u, const float *v, int C, int nt, float *out, int ldo, int add,
+               const float *pf, int npf),
+              (u, v, C, nt, out, ldo, add, pf, npf))
 
 /* The portable GEMM kernel: 8 filters x up to 48 pixels, 16 at a time. */
 PYDN_BODY void gemm_kernel_portable_body(const float *w, const float *b, int ldb, int K, int n,
-                                         float *c, int ldc, int mrows, int add)
+                                         float *c, int ldc, int mrows, int add, const float *pf)
 {
     for (int p0 = 0; p0 < n; p0 += 16) {
         int np = n - p0 < 16 ? n - p0 : 16;
@@ -164,6 +173,7 @@ PYDN_BODY void gemm_kernel_portable_body(const float *w, const float *b, int ldb
         memset(acc, 0, sizeof acc);
         for (int k = 0; k < K; ++k) {
             const float *x = b + (size_t)k * ldb + p0, *a = w + (size_t)k * PYDN_MR;
+            if (pf && p0 == 0 && !(k & 1)) __builtin_prefetch(pf + (size_t)k * PYDN_MR);
             for (int r = 0; r < PYDN_MR; ++r)
                 for (int p = 0; p < np; ++p) acc[r][p] += a[r] * x[p];
         }
@@ -175,12 +185,14 @@ PYDN_BODY void gemm_kernel_portable_body(const float *w, const float *b, int ldb
 }
 PYDN_SIMD_FMA(gemm_kernel_portable,
               (const float *w, const float *b, int ldb, int K, int n, float *c, int ldc,
-               int mrows, int add),
-              (w, b, ldb, K, n, c, ldc, mrows, add))
+               int mrows, int add, const float *pf),
+              (w, b, ldb, K, n, c, ldc, mrows, add, pf))
 
-typedef void (*product_fn)(const float *, const float *, int, int, float *, int, int);
+typedef void (*product_fn)(const float *, const float *, int, int, float *, int, int,
+                           const float *, int);
 
-typedef void (*gemm_fn)(const float *, const float *, int, int, int, float *, int, int, int);
+typedef void (*gemm_fn)(const float *, const float *, int, int, int, float *, int, int, int,
+                        const float *);
 
 /* What the CPU runs (arch.h): from CPUID and XCR0, the OS's word that it saves the
  * registers (x86-64-v3: AVX2, FMA, BMI1/2, F16C, LZCNT, MOVBE; v4: AVX-512 F, CD, BW,
@@ -223,18 +235,19 @@ int pydn_simd_level(void)
 }
 
 void pydn_packed_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
-                         int add)
+                         int add, const float *pf, int npf)
 {
     product_fn fn = product_portable;
 #if PYDN_X86_SIMD
     if (pydn_simd_level() >= 4) fn = product512;
 #endif
-    fn(u, v, C, nt, out, ldo, add);
+    fn(u, v, C, nt, out, ldo, add, pf, npf);
 }
 
 /* C[M x N] (+)= W B: W packed (pydn_pack_gemm_weights), B rows ldb apart.  Blocks of
  * GEMM_KC rows of B and 48 of its columns (in L1) meet every panel of 8 filters (the
- * weights' chunk: M x GEMM_KC, in L2); chunks after the first are added. */
+ * weights' chunk: M x GEMM_KC, in L2 after the first block of columns, which fetches
+ * each next panel from memory while it runs); chunks after the first are added. */
 #define GEMM_KC 128
 void pydn_packed_gemm(const float *w, int M, int K, const float *B, int ldb, int N, float *C,
                       int ldc)
@@ -249,10 +262,16 @@ void pydn_packed_gemm(const float *w, int M, int K, const float *B, int ldb, int
             /* 48 at a time; the last 49 to 64 as two blocks (32 and the rest), not 48 and
              * a vector for 1 to 16, which has a third of the kernel's registers busy */
             n = N - n0 <= 48 ? N - n0 : N - n0 <= 64 ? 32 : 48;
-            for (int m0 = 0; m0 < M; m0 += PYDN_MR)
+            for (int m0 = 0; m0 < M; m0 += PYDN_MR) {
+                const float *next = NULL; /* the next panel's chunk, or the next chunk's */
+                if (n0 == 0 && m0 + PYDN_MR < M)
+                    next = w + (size_t)(m0 + PYDN_MR) * K + (size_t)k0 * PYDN_MR;
+                else if (n0 == 0 && k0 + kc < K)
+                    next = w + (size_t)(k0 + kc) * PYDN_MR;
                 fn(w + (size_t)m0 * K + (size_t)k0 * PYDN_MR, B + (size_t)k0 * ldb + n0, ldb,
                    kc, n, C + (size_t)m0 * ldc + n0, ldc, M - m0 < PYDN_MR ? M - m0 : PYDN_MR,
-                   k0 > 0);
+                   k0 > 0, next);
+            }
         }
     }
 }
@@ -286,7 +305,7 @@ void pydn_pack_gemm_weights(layer *l)
  * Layout: the kind, FINGERPRINT weights sampled from layer.weights (to notice weights
  * loaded again in place), then the packed weights. */
 #define FINGERPRINT 8
-#define HEADER (1 + FINGERPRINT)
+#define HEADER 16 /* floats: the kind, the fingerprint, then 64-byte aligned */
 
 static float sample(const layer *l, int i)
 {
@@ -325,6 +344,7 @@ float *pydn_pack_new(layer *l, int kind, size_t floats)
     free(l->binary_weights);
     float *u = pydn_alloc(HEADER + floats); /* every float written by the packer */
     if (!u) abort();
+    memset(u, 0, HEADER * sizeof *u);
     u[0] = (float)kind;
     for (int i = 0; i < FINGERPRINT; ++i) u[1 + i] = sample(l, i);
     l->binary_weights = u;

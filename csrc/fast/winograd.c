@@ -350,14 +350,23 @@ static void product_task(void *ctx, int task)
     size_t xs = (size_t)nt * ldm; /* from one of the a * a products to the next */
     float *mb = pydn_scratch(2, aa * xs);
     const float *u = j->u;
-    for (int xi = 0; xi < aa; ++xi) /* a block of V in L1 meets the task's U[xi] */
-        for (int b = b0; b < b1; ++b) {
-            int s = start(j, b);
-            const float *v = j->v + (size_t)xi * C * j->tiles + (size_t)s * C;
-            for (int f = 0; f < ldm; f += PYDN_FB)
-                pydn_packed_product(u + ((size_t)xi * KP + k0 + f) * C, v, C,
-                                    start(j, b + 1) - s, mb + xi * xs + (s - g0) * ldm + f,
-                                    ldm, 0);
+    /* A panel of U (PYDN_FB filters, all channels) meets every block of tiles in turn,
+     * from L1 after the first; the weights are too big for the caches and come from
+     * memory, so each block's call prefetches its share of the next panel's rows. */
+    for (int xi = 0; xi < aa; ++xi)
+        for (int f = 0; f < ldm; f += PYDN_FB) {
+            const float *panel = u + ((size_t)xi * KP + k0 + f) * C;
+            const float *next = f + PYDN_FB < ldm ? panel + (size_t)PYDN_FB * C
+                                : xi + 1 < aa    ? u + ((size_t)(xi + 1) * KP + k0) * C
+                                                 : NULL;
+            for (int b = b0; b < b1; ++b) {
+                int s = start(j, b), r0 = C * (b - b0) / (b1 - b0);
+                int r1 = next ? C * (b - b0 + 1) / (b1 - b0) : r0;
+                pydn_packed_product(panel, j->v + (size_t)xi * C * j->tiles + (size_t)s * C,
+                                    C, start(j, b + 1) - s, mb + xi * xs + (s - g0) * ldm + f,
+                                    ldm, 0, next ? next + (size_t)r0 * PYDN_FB : NULL,
+                                    r1 - r0);
+            }
         }
     float *y = pydn_scratch(3, (size_t)2 * AMAX * AMAX * ldm), *x = y + AMAX * AMAX * ldm;
     for (int t = 0; t < nt; ++t) {
