@@ -43,47 +43,53 @@ typedef struct {
 } wino_kind;
 
 /* The four sides, written out: each reads its a input rows once (the matrices are
- * mostly small integers). */
-#define ROWS6(p, s) p, p + s, p + 2 * s, p + 3 * s, p + 4 * s, p + 5 * s
+ * mostly small integers).  The rows are restrict parameters of an inlined function:
+ * told nothing, GCC and clang would have to check every pair of rows for overlap at
+ * run time (36 pairs for bt6, more than they try) and ran these loops scalar. */
+#define ROWS4(p, s) p, p + (s), p + 2 * (s), p + 3 * (s)
+#define ROWS6(p, s) ROWS4(p, s), p + 4 * (s), p + 5 * (s)
+#define R const float *restrict
+#define W float *restrict
+PYDN_BODY void bt6_rows(R d0, R d1, R d2, R d3, R d4, R d5, W r0, W r1, W r2, W r3, W r4,
+                        W r5, int n)
+{
+    for (int t = 0; t < n; ++t) {
+        float a0 = d0[t], a1 = d1[t], a2 = d2[t], a3 = d3[t], a4 = d4[t];
+        r0[t] = 4 * a0 - 5 * a2 + a4;
+        r1[t] = -4 * (a1 + a2) + a3 + a4;
+        r2[t] = 4 * (a1 - a2) - a3 + a4;
+        r3[t] = 2 * (a3 - a1) - a2 + a4;
+        r4[t] = 2 * (a1 - a3) - a2 + a4;
+        r5[t] = 4 * a1 - 5 * a3 + d5[t];
+    }
+}
 PYDN_BODY void bt6_body(const float *in, size_t is, float *out, size_t os, int n)
 {
-    const float *restrict d[6] = {ROWS6(in, is)};
-    float *restrict r[6] = {ROWS6(out, os)};
-    for (int t = 0; t < n; ++t) {
-        float d0 = d[0][t], d1 = d[1][t], d2 = d[2][t], d3 = d[3][t], d4 = d[4][t];
-        r[0][t] = 4 * d0 - 5 * d2 + d4;
-        r[1][t] = -4 * (d1 + d2) + d3 + d4;
-        r[2][t] = 4 * (d1 - d2) - d3 + d4;
-        r[3][t] = 2 * (d3 - d1) - d2 + d4;
-        r[4][t] = 2 * (d1 - d3) - d2 + d4;
-        r[5][t] = 4 * d1 - 5 * d3 + d[5][t];
-    }
+    bt6_rows(ROWS6(in, is), ROWS6(out, os), n);
 }
 PYDN_SIMD_FMA(bt6, (const float *in, size_t is, float *out, size_t os, int n),
               (in, is, out, os, n))
 
+PYDN_BODY void at6_rows(R d0, R d1, R d2, R d3, R d4, R d5, W r0, W r1, W r2, W r3, int n)
+{
+    for (int t = 0; t < n; ++t) {
+        float p12 = d1[t] + d2[t], m12 = d1[t] - d2[t];
+        float p34 = d3[t] + d4[t], m34 = d3[t] - d4[t];
+        r0[t] = d0[t] + p12 + p34;
+        r1[t] = m12 + 2 * m34;
+        r2[t] = p12 + 4 * p34;
+        r3[t] = m12 + 8 * m34 + d5[t];
+    }
+}
 PYDN_BODY void at6_body(const float *in, size_t is, float *out, size_t os, int n)
 {
-    const float *restrict d[6] = {ROWS6(in, is)};
-    float *restrict r[4] = {out, out + os, out + 2 * os, out + 3 * os};
-    for (int t = 0; t < n; ++t) {
-        float p12 = d[1][t] + d[2][t], m12 = d[1][t] - d[2][t];
-        float p34 = d[3][t] + d[4][t], m34 = d[3][t] - d[4][t];
-        r[0][t] = d[0][t] + p12 + p34;
-        r[1][t] = m12 + 2 * m34;
-        r[2][t] = p12 + 4 * p34;
-        r[3][t] = m12 + 8 * m34 + d[5][t];
-    }
+    at6_rows(ROWS6(in, is), ROWS4(out, os), n);
 }
 PYDN_SIMD_FMA(at6, (const float *in, size_t is, float *out, size_t os, int n),
               (in, is, out, os, n))
 
-PYDN_BODY void bt4_body(const float *in, size_t is, float *out, size_t os, int n)
+PYDN_BODY void bt4_rows(R d0, R d1, R d2, R d3, W r0, W r1, W r2, W r3, int n)
 {
-    const float *restrict d0 = in, *restrict d1 = in + is, *restrict d2 = in + 2 * is,
-                          *restrict d3 = in + 3 * is;
-    float *restrict r0 = out, *restrict r1 = out + os, *restrict r2 = out + 2 * os,
-                    *restrict r3 = out + 3 * os;
     for (int t = 0; t < n; ++t) {
         r0[t] = d0[t] - d2[t];
         r1[t] = d1[t] + d2[t];
@@ -91,21 +97,28 @@ PYDN_BODY void bt4_body(const float *in, size_t is, float *out, size_t os, int n
         r3[t] = d1[t] - d3[t];
     }
 }
+PYDN_BODY void bt4_body(const float *in, size_t is, float *out, size_t os, int n)
+{
+    bt4_rows(ROWS4(in, is), ROWS4(out, os), n);
+}
 PYDN_SIMD_FMA(bt4, (const float *in, size_t is, float *out, size_t os, int n),
               (in, is, out, os, n))
 
-PYDN_BODY void at4_body(const float *in, size_t is, float *out, size_t os, int n)
+PYDN_BODY void at4_rows(R d0, R d1, R d2, R d3, W r0, W r1, int n)
 {
-    const float *restrict d0 = in, *restrict d1 = in + is, *restrict d2 = in + 2 * is,
-                          *restrict d3 = in + 3 * is;
-    float *restrict r0 = out, *restrict r1 = out + os;
     for (int t = 0; t < n; ++t) {
         r0[t] = d0[t] + d1[t] + d2[t];
         r1[t] = d1[t] - d2[t] - d3[t];
     }
 }
+PYDN_BODY void at4_body(const float *in, size_t is, float *out, size_t os, int n)
+{
+    at4_rows(ROWS4(in, is), out, out + os, n);
+}
 PYDN_SIMD_FMA(at4, (const float *in, size_t is, float *out, size_t os, int n),
               (in, is, out, os, n))
+#undef R
+#undef W
 
 /* B^T, G, A^T of F(2x2, 3x3) (points 0, 1, -1) and F(4x4, 3x3) (0, 1, -1, 2, -2). */
 static const wino_kind F2 = {2, 4, {1, 0, 0, .5f, .5f, .5f, .5f, -.5f, .5f, 0, 0, 1}, bt4, at4};
