@@ -66,6 +66,10 @@ void pydn_forward_pooled(layer l, network net);    /* that maxpool: done by the 
 void pydn_packed_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
                          int add, const float *pf, int npf);
 
+/* An F(4x4) Winograd output tile: x[pixel][filter] (16 pixels, rows ld apart), nk
+ * filters into their output planes (`plane` floats apart) at out, rows wd apart. */
+void pydn_store_tile4(const float *x, int ld, int nk, float *out, int wd, size_t plane);
+
 /* Weights packed at load time for kernel.c (Winograd-transformed or not), kept in
  * layer.binary_weights (see kernel.c): pydn_packed() returns them when they are of this
  * kind and of the layer's current weights, else NULL; pydn_pack_new() replaces them

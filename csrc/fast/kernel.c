@@ -135,7 +135,43 @@ static AVX512 void gemm_kernel512(const float *w, const float *b, int ldb, int K
     else
         gemm512(w, b, ldb, K, 1, n, c, ldc, mrows, add, pf);
 }
+/* 16 filters of an F(4x4) Winograd tile: two steps of a 16 x 16 transpose leave one
+ * filter's output row in each 128-bit lane. */
+static AVX512 void store4x4_512(const float *x, int ld, float *out, int wd, size_t plane)
+{
+    __m512 r[16], t[16];
+    for (int p = 0; p < 16; ++p) r[p] = _mm512_loadu_ps(x + (size_t)p * ld);
+    for (int i = 0; i < 8; ++i) { /* lane L: pixels 2i, 2i + 1 of filters 4L .. 4L + 3 */
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int j = 0; j < 4; ++j) { /* output row j: pixels 4j .. 4j + 3 */
+        __m512 s[4] = {_mm512_shuffle_ps(t[4 * j], t[4 * j + 2], 0x44),
+                       _mm512_shuffle_ps(t[4 * j], t[4 * j + 2], 0xEE),
+                       _mm512_shuffle_ps(t[4 * j + 1], t[4 * j + 3], 0x44),
+                       _mm512_shuffle_ps(t[4 * j + 1], t[4 * j + 3], 0xEE)};
+        for (int q = 0; q < 4; ++q) { /* s[q], lane L: filter 4L + q */
+            float *o = out + (size_t)q * plane + (size_t)j * wd;
+            _mm_storeu_ps(o, _mm512_castps512_ps128(s[q]));
+            _mm_storeu_ps(o + 4 * plane, _mm512_extractf32x4_ps(s[q], 1));
+            _mm_storeu_ps(o + 8 * plane, _mm512_extractf32x4_ps(s[q], 2));
+            _mm_storeu_ps(o + 12 * plane, _mm512_extractf32x4_ps(s[q], 3));
+        }
+    }
+}
 #endif
+
+void pydn_store_tile4(const float *x, int ld, int nk, float *out, int wd, size_t plane)
+{
+    int f = 0;
+#if PYDN_X86_SIMD
+    if (pydn_simd_level() >= 4)
+        for (; f + 16 <= nk; f += 16) store4x4_512(x + f, ld, out + f * plane, wd, plane);
+#endif
+    for (; f < nk; ++f) /* the rest, or all on other CPUs: one value at a time */
+        for (int p = 0; p < 16; ++p)
+            out[f * plane + (size_t)(p / 4) * wd + p % 4] = x[(size_t)p * ld + f];
+}
 
 /* The portable kernel: 4 tiles x 32 filters at a time, loops the compiler vectorizes. */
 #define PT 4

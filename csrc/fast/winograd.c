@@ -340,6 +340,10 @@ static void scatter(const wino_job *j, int g, int k0, int nk, const float *x, in
     }
     size_t plane = (size_t)h * wd;
     float *out = l->output + (size_t)b * l->outputs + (size_t)k0 * plane;
+    if (m == 4 && y0 + 4 <= h && x0 + 4 <= wd) { /* a whole tile: transposed in registers */
+        pydn_store_tile4(x, ld, nk, out + (size_t)y0 * wd + x0, wd, plane);
+        return;
+    }
     for (int i = 0; i < m && y0 + i < h; ++i)
         for (int xx = 0; xx < m && x0 + xx < wd; ++xx) {
             const float *s = x + (i * m + xx) * ld;
