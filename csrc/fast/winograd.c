@@ -231,56 +231,69 @@ typedef struct {
  * block is never a handful of tiles. */
 static int start(const wino_job *j, int b) { return (int)((long)b * j->tiles / j->blocks); }
 
-/* Input tiles g0 .. g0 + n (over the whole batch) of channel c, a x a values each from
- * (y0, x0) = (ty * m - 1, tx * m - 1), into d[(i * a + k) * TILES + t]; outside the
- * image: zero (the padding).  By runs of tiles in one row of tiles: value (i, k) of
- * consecutive tiles is every m-th value of an input row (loads the compiler vectorizes,
- * for constant m). */
-PYDN_BODY void gather_body(const wino_job *j, int c, int g0, int n, float *d)
+/* Channel c of image b, zero-padded for the tiles: pad[(y + 1) * wp + x + 1] = input
+ * (y, x), zero around it, th * m + 2 rows of wp = tw * m + 2. */
+static void pad_plane(const wino_job *j, int b, int c, float *pad, int wp)
 {
     const layer *l = j->l;
-    int a = j->w->a, m = j->w->m, h = l->h, wd = l->w;
+    int h = l->h, wd = l->w, rows = (j->per_image / j->tw) * j->w->m + 2;
+    const float *plane = j->input + (size_t)b * l->inputs + (size_t)c * h * wd;
+    memset(pad, 0, sizeof(float) * wp);
+    for (int y = 0; y < h; ++y) {
+        float *row = pad + (size_t)(y + 1) * wp;
+        row[0] = 0.f;
+        memcpy(row + 1, plane + (size_t)y * wd, sizeof(float) * wd);
+        memset(row + 1 + wd, 0, sizeof(float) * (wp - 1 - wd));
+    }
+    memset(pad + (size_t)(h + 1) * wp, 0, sizeof(float) * wp * (rows - h - 1));
+}
+
+/* Input tiles g0 .. g0 + n of image b (pad: its channel, see pad_plane), a x a values
+ * each, into d[(i * a + k) * TILES + t].  By runs of tiles in one row of tiles: value
+ * (i, k) of consecutive tiles is every m-th value of a padded row (loads the compiler
+ * vectorizes, for constant m). */
+PYDN_BODY void gather_body(const wino_job *j, const float *pad, int wp, int g0, int n,
+                           float *d)
+{
+    int a = j->w->a, m = j->w->m;
     for (int t0 = 0; t0 < n;) {
-        int g = g0 + t0, r = g % j->per_image, tx0 = r % j->tw;
+        int r = (g0 + t0) % j->per_image, tx0 = r % j->tw;
         int run = j->tw - tx0 < n - t0 ? j->tw - tx0 : n - t0;
-        const float *plane = j->input + (size_t)(g / j->per_image) * l->inputs +
-                             (size_t)c * h * wd;
-        int y0 = (r / j->tw) * m - 1, x0 = tx0 * m - 1;
-        for (int i = 0; i < a; ++i)
+        const float *src = pad + (size_t)(r / j->tw) * m * wp + tx0 * m;
+        for (int i = 0; i < a; ++i, src += wp)
             for (int k = 0; k < a; ++k) {
-                float *dst = d + (i * a + k) * TILES + t0;
-                int y = y0 + i, x = x0 + k; /* of tile t: x + m * t */
-                int lo = x < 0 ? (-x + m - 1) / m : 0;
-                int hi = wd - x <= 0 ? 0 : (wd - x + m - 1) / m;
-                if (y < 0 || y >= h) lo = hi = 0;
-                if (hi > run) hi = run;
-                if (lo > hi) lo = hi;
-                const float *row = plane + (size_t)(y < 0 ? 0 : y) * wd;
-                for (int t = 0; t < lo; ++t) dst[t] = 0.f;
+                float *restrict dst = d + (i * a + k) * TILES + t0;
+                const float *restrict row = src + k;
                 if (m == 4)
-                    for (int t = lo; t < hi; ++t) dst[t] = row[x + 4 * t];
+                    for (int t = 0; t < run; ++t) dst[t] = row[4 * t];
                 else
-                    for (int t = lo; t < hi; ++t) dst[t] = row[x + 2 * t];
-                for (int t = hi; t < run; ++t) dst[t] = 0.f;
+                    for (int t = 0; t < run; ++t) dst[t] = row[2 * t];
             }
         t0 += run;
     }
 }
-PYDN_SIMD(gather, (const wino_job *j, int c, int g0, int n, float *d),
-          (j, c, g0, n, d))
+PYDN_SIMD(gather, (const wino_job *j, const float *pad, int wp, int g0, int n, float *d),
+          (j, pad, wp, g0, n, d))
 
 /* Phase 1, one channel: V[xi][c][g] = B^T d B for every tile g, by whole blocks. */
 static void input_task(void *ctx, int c)
 {
     const wino_job *j = ctx;
-    int a = j->w->a, C = j->l->c;
+    int a = j->w->a, C = j->l->c, m = j->w->m, wp = j->tw * m + 2, img = -1;
     float d[AMAX * AMAX * TILES], y[AMAX * AMAX * TILES];
+    float *pad = pydn_scratch(0, (size_t)((j->per_image / j->tw) * m + 2) * wp);
     memset(d, 0, sizeof d); /* lanes past the last tile: finite, never stored */
     for (int b0 = 0, b1; b0 < j->blocks; b0 = b1) {
         int g0 = start(j, b0);
         for (b1 = b0 + 1; b1 < j->blocks && start(j, b1 + 1) - g0 <= TILES;) ++b1;
         int n = start(j, b1) - g0;
-        gather(j, c, g0, n, d);
+        for (int t = 0; t < n;) { /* by images (a group of blocks may span two) */
+            int g = g0 + t, run = j->per_image - g % j->per_image;
+            if (run > n - t) run = n - t;
+            if (g / j->per_image != img) pad_plane(j, img = g / j->per_image, c, pad, wp);
+            gather(j, pad, wp, g, run, d + t);
+            t += run;
+        }
         j->w->bt(d, (size_t)a * TILES, y, (size_t)a * TILES, a * TILES); /* B^T d */
         size_t xs = (size_t)C * j->tiles; /* from one point xi of V to the next */
         for (int b = b0; b < b1; ++b) { /* (B^T d) B, row by row, into V's blocks */
