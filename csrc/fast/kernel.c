@@ -298,7 +298,17 @@ void pydn_packed_gemm(const float *w, int M, int K, const float *B, int ldb, int
             /* 48 at a time; the last 49 to 64 as two blocks (32 and the rest), not 48 and
              * a vector for 1 to 16, which has a third of the kernel's registers busy */
             n = N - n0 <= 48 ? N - n0 : N - n0 <= 64 ? 32 : 48;
+            /* B's next block (kc rows, 3 cache lines each: a stream per row, which the
+             * hardware does not follow), a share of its rows before each panel */
+            int nn = n0 + n < N ? n0 + n : 0, nk = nn ? kc : K - k0 - kc;
+            const float *nb = B + (size_t)(nn ? k0 : k0 + kc) * ldb + nn;
+            if (nk > GEMM_KC) nk = GEMM_KC;
+            int panels = (M + PYDN_MR - 1) / PYDN_MR;
             for (int m0 = 0; m0 < M; m0 += PYDN_MR) {
+                int p = m0 / PYDN_MR, r0 = nk * p / panels, r1 = nk * (p + 1) / panels;
+                for (int r = r0; r < r1; ++r)
+                    for (int x = 0; x < 48; x += 16)
+                        __builtin_prefetch(nb + (size_t)r * ldb + x);
                 const float *next = NULL; /* the next panel's chunk, or the next chunk's */
                 if (n0 == 0 && m0 + PYDN_MR < M)
                     next = w + (size_t)(m0 + PYDN_MR) * K + (size_t)k0 * PYDN_MR;
