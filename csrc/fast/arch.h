@@ -50,8 +50,13 @@ int pydn_simd_level(void);
             f##_body args;                                                              \
     }
 #define PYDN_SIMD(f, params, args) PYDN_DISPATCH_(f, params, args, "avx512f", "avx2")
+/* The x86-64-v3 / -v4 features, listed: clang (zig's, the release wheels') ignores the
+ * features of target("arch=x86-64-v4"), inlined such a version into its dispatcher and
+ * ran it as baseline x86-64 code. */
+#define PYDN_V3 "avx2,fma,bmi,bmi2,f16c,lzcnt,movbe,popcnt"
 #define PYDN_SIMD_FMA(f, params, args)                                                   \
-    PYDN_DISPATCH_(f, params, args, "arch=x86-64-v4", "arch=x86-64-v3")
+    PYDN_DISPATCH_(f, params, args, "avx512f,avx512cd,avx512bw,avx512dq,avx512vl," PYDN_V3, \
+                   PYDN_V3)
 #else
 #define PYDN_X86_SIMD 0
 #define PYDN_SIMD(f, params, args)                                                       \

@@ -50,37 +50,36 @@ int pydn_conv_supported(const layer *l)
     return l->type == CONVOLUTIONAL && l->groups == 1 && !l->xnor && !l->binary;
 }
 
-/* Bias + activation on rows x cols of c (row stride ldc), written to o (stride ldo).
+/* Bias + activation on rows x cols of c (row stride ldc), written to o (stride ldo),
+ * which may be c itself.  In place, row by row: a loop that reads c and writes o would
+ * need a run-time overlap check, which clang fails for o == c (it then ran scalar).
  * The common activations are inlined; others use upstream's activate_array. */
 PYDN_BODY void bias_act_body(const float *c, size_t ldc, float *o, size_t ldo, int rows,
                              int cols, const float *bias, ACTIVATION a)
 {
     for (int r = 0; r < rows; ++r) {
-        const float *src = c + r * ldc;
-        float *dst = o + r * ldo;
+        float *restrict x = o + r * ldo;
         float b = bias[r];
+        if (c + r * ldc != x) memcpy(x, c + r * ldc, sizeof(float) * cols);
         switch (a) {
         case LEAKY:
             for (int j = 0; j < cols; ++j) {
-                float v = src[j] + b;
-                dst[j] = v > 0 ? v : .1f * v;
+                float v = x[j] + b;
+                x[j] = v > 0 ? v : .1f * v;
             }
-            break;
-        case LINEAR:
-            for (int j = 0; j < cols; ++j) dst[j] = src[j] + b;
             break;
         case RELU:
             for (int j = 0; j < cols; ++j) {
-                float v = src[j] + b;
-                dst[j] = v > 0 ? v : 0.f;
+                float v = x[j] + b;
+                x[j] = v > 0 ? v : 0.f;
             }
             break;
         case LOGISTIC:
-            for (int j = 0; j < cols; ++j) dst[j] = logistic_activate(src[j] + b);
+            for (int j = 0; j < cols; ++j) x[j] = logistic_activate(x[j] + b);
             break;
         default:
-            for (int j = 0; j < cols; ++j) dst[j] = src[j] + b;
-            activate_array(dst, cols, a);
+            for (int j = 0; j < cols; ++j) x[j] += b;
+            if (a != LINEAR) activate_array(x, cols, a);
         }
     }
 }

@@ -117,6 +117,20 @@ PYDN_BODY void maxpool_plane_body(const layer *l, const float *in, float *out)
             }
             continue;
         }
+        if (l->stride == 1) { /* a running max over the window's rows and columns */
+            float *restrict o = out + (size_t)i * ow;
+            for (int j = 0; j < ow; ++j) o[j] = -FLT_MAX;
+            for (int n = 0; n < l->size; ++n) {
+                int y = off + i + n;
+                if (y < 0 || y >= h) continue;
+                for (int k = 0; k < l->size; ++k) { /* x = off + j + k in [0, w) */
+                    const float *restrict row = in + (size_t)y * w;
+                    int d = off + k, lo = d < 0 ? -d : 0, hi = w - d < ow ? w - d : ow;
+                    for (int j = lo; j < hi; ++j) o[j] = row[j + d] > o[j] ? row[j + d] : o[j];
+                }
+            }
+            continue;
+        }
         for (int j = 0; j < ow; ++j) {
             float m = -FLT_MAX;
             for (int n = 0; n < l->size; ++n) {
