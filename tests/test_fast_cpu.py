@@ -262,11 +262,15 @@ def toy_network(tmp_path: Path, cfg_text: str = TOY_CFG) -> pydarknet.Network:
 
 
 @needs_fast
-def test_fast_layers_compute_what_upstream_layers_compute(tmp_path, dog) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("window", [2, 5])  # the stride-1 maxpool: 2x2, and SPP's 5x5
+def test_fast_layers_compute_what_upstream_layers_compute(tmp_path, dog, window) -> None:  # type: ignore[no-untyped-def]
     from pydarknet.images import from_array
 
     im = from_array(cv2.imread(dog))
-    with toy_network(tmp_path) as net:
+    old = "[maxpool]\nsize=2\nstride=1\n"
+    assert old in TOY_CFG
+    cfg = TOY_CFG.replace(old, f"[maxpool]\nsize={window}\nstride=1\n")
+    with toy_network(tmp_path, cfg) as net:
         outs = []
         for restore in (False, True):  # ours (installed at load), then upstream's
             out = np.empty(net.outputs, np.float32)
