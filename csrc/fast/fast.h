@@ -4,9 +4,9 @@
  * What is replaced, and how:
  *   - src/gemm.c is not compiled; csrc/fast/gemm.c provides gemm()/gemm_cpu() on
  *     OpenBLAS (scipy-openblas32), for the layers other than convolutions.
- *   - Layer forward functions are overridden per layer: pydn_fast_prepare() points
- *     layer.forward at the functions below (conv.c, layers.c) for the layer kinds and
- *     options they support; every other layer keeps upstream's function.
+ *   - Layer forward functions are overridden per layer: pydn_fast_prepare() (network.c)
+ *     points layer.forward at the functions below (conv.c, layers.c) for the layer
+ *     kinds and options they support; every other layer keeps upstream's function.
  *   - Batch norm is folded into the convolution weights and biases when the network is
  *     loaded (the layer's own scales/mean/variance are then set to identity, so even
  *     upstream's forward gives the same result on a folded layer).
@@ -47,6 +47,7 @@ void pydn_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a
  * on demand: no allocation and no page zeroing once warm. */
 #define PYDN_SCRATCH_SLOTS 4
 float *pydn_scratch(int slot, size_t floats);
+layer *pydn_scratch_layers(int n); /* room for n layers, this thread's, kept likewise */
 float *pydn_alloc(size_t floats); /* 64-byte aligned, in huge pages from 2 MiB; free() */
 
 void pydn_fold_batchnorm(layer *l);
