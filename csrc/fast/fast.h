@@ -67,9 +67,11 @@ void pydn_forward_pooled(layer l, network net);    /* that maxpool: done by the 
 void pydn_packed_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
                          int add, const float *pf, int npf);
 
-/* An F(4x4) Winograd output tile: x[pixel][filter] (16 pixels, rows ld apart), nk
- * filters into their output planes (`plane` floats apart) at out, rows wd apart. */
-void pydn_store_tile4(const float *x, int ld, int nk, float *out, int wd, size_t plane);
+/* An F(4x4) Winograd output tile: x[pixel][filter] (16 pixels, rows ld apart), of nk
+ * filters, into their output planes (`plane` floats apart) at out, rows wd apart, 16
+ * filters at a time where the CPU has AVX-512.  Returns how many filters it stored (the
+ * caller stores the rest). */
+int pydn_store_tile4(const float *x, int ld, int nk, float *out, int wd, size_t plane);
 
 /* Weights packed at load time for kernel.c (Winograd-transformed or not), kept in
  * layer.binary_weights (see kernel.c): pydn_packed() returns them when they are of this

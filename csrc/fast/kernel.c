@@ -161,16 +161,16 @@ static AVX512 void store4x4_512(const float *x, int ld, float *out, int wd, size
 }
 #endif
 
-void pydn_store_tile4(const float *x, int ld, int nk, float *out, int wd, size_t plane)
+int pydn_store_tile4(const float *x, int ld, int nk, float *out, int wd, size_t plane)
 {
     int f = 0;
 #if PYDN_X86_SIMD
     if (pydn_simd_level() >= 4)
         for (; f + 16 <= nk; f += 16) store4x4_512(x + f, ld, out + f * plane, wd, plane);
+#else
+    (void)x, (void)ld, (void)nk, (void)out, (void)wd, (void)plane;
 #endif
-    for (; f < nk; ++f) /* the rest, or all on other CPUs: one value at a time */
-        for (int p = 0; p < 16; ++p)
-            out[f * plane + (size_t)(p / 4) * wd + p % 4] = x[(size_t)p * ld + f];
+    return f;
 }
 
 /* The portable kernel: 4 tiles x 32 filters at a time, loops the compiler vectorizes. */
@@ -285,6 +285,7 @@ void pydn_packed_product(const float *u, const float *v, int C, int nt, float *o
  * weights' chunk: M x GEMM_KC, in L2 after the first block of columns, which fetches
  * each next panel from memory while it runs); chunks after the first are added. */
 #define GEMM_KC 128
+#define GEMM_NC 48 /* columns of B a block: three vectors of 16 */
 void pydn_packed_gemm(const float *w, int M, int K, const float *B, int ldb, int N, float *C,
                       int ldc)
 {
@@ -292,22 +293,22 @@ void pydn_packed_gemm(const float *w, int M, int K, const float *B, int ldb, int
 #if PYDN_X86_SIMD
     if (pydn_simd_level() >= 4) fn = gemm_kernel512;
 #endif
+    int panels = (M + PYDN_MR - 1) / PYDN_MR;
     for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
         int kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;
         for (int n0 = 0, n; n0 < N; n0 += n) {
             /* 48 at a time; the last 49 to 64 as two blocks (32 and the rest), not 48 and
              * a vector for 1 to 16, which has a third of the kernel's registers busy */
-            n = N - n0 <= 48 ? N - n0 : N - n0 <= 64 ? 32 : 48;
+            n = N - n0 <= GEMM_NC ? N - n0 : N - n0 <= GEMM_NC + 16 ? 32 : GEMM_NC;
             /* B's next block (kc rows, 3 cache lines each: a stream per row, which the
              * hardware does not follow), a share of its rows before each panel */
             int nn = n0 + n < N ? n0 + n : 0, nk = nn ? kc : K - k0 - kc;
             const float *nb = B + (size_t)(nn ? k0 : k0 + kc) * ldb + nn;
             if (nk > GEMM_KC) nk = GEMM_KC;
-            int panels = (M + PYDN_MR - 1) / PYDN_MR;
             for (int m0 = 0; m0 < M; m0 += PYDN_MR) {
                 int p = m0 / PYDN_MR, r0 = nk * p / panels, r1 = nk * (p + 1) / panels;
                 for (int r = r0; r < r1; ++r)
-                    for (int x = 0; x < 48; x += 16)
+                    for (int x = 0; x < GEMM_NC; x += 16)
                         __builtin_prefetch(nb + (size_t)r * ldb + x);
                 const float *next = NULL; /* the next panel's chunk, or the next chunk's */
                 if (n0 == 0 && m0 + PYDN_MR < M)

@@ -17,10 +17,9 @@
  *     fused 2x2 maxpool) while the products are in cache.
  * The transforms run over vectors (of tiles in phase 1, of filters in phase 2: loops the
  * compiler vectorizes; AVX2 and AVX-512 versions picked at run time, arch.h), in
- * winograd_sides.c.  The
- * result differs from direct convolution by rounding only (about 1e-6 relative for
- * F(2x2), 1e-5 for F(4x4)); tests/test_reproduce.py checks the detections against the
- * original binary.
+ * winograd_sides.c.  The result differs from direct convolution by rounding only
+ * (about 1e-6 relative for F(2x2), 1e-5 for F(4x4)); tests/test_reproduce.py checks the
+ * detections against the original binary.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -134,12 +133,17 @@ typedef struct {
  * block is never a handful of tiles. */
 static int start(const wino_job *j, int b) { return (int)((long)b * j->tiles / j->blocks); }
 
+/* The zero-padded copy of a channel that the tiles read: th * m + 2 rows of
+ * pad_width() = tw * m + 2 floats (see pad_plane). */
+static int pad_rows(const wino_job *j) { return j->per_image / j->tw * j->w->m + 2; }
+static int pad_width(const wino_job *j) { return j->tw * j->w->m + 2; }
+
 /* Channel c of image b, zero-padded for the tiles: pad[(y + 1) * wp + x + 1] = input
- * (y, x), zero around it, th * m + 2 rows of wp = tw * m + 2. */
+ * (y, x), zero around it. */
 static void pad_plane(const wino_job *j, int b, int c, float *pad, int wp)
 {
     const layer *l = j->l;
-    int h = l->h, wd = l->w, rows = (j->per_image / j->tw) * j->w->m + 2;
+    int h = l->h, wd = l->w, rows = pad_rows(j);
     const float *plane = j->input + (size_t)b * l->inputs + (size_t)c * h * wd;
     memset(pad, 0, sizeof(float) * wp);
     for (int y = 0; y < h; ++y) {
@@ -182,9 +186,9 @@ PYDN_SIMD(gather, (const wino_job *j, const float *pad, int wp, int g0, int n, f
 static void input_task(void *ctx, int c)
 {
     const wino_job *j = ctx;
-    int a = j->w->a, C = j->l->c, m = j->w->m, wp = j->tw * m + 2, img = -1;
+    int a = j->w->a, C = j->l->c, wp = pad_width(j), img = -1;
     float d[AMAX * AMAX * TILES], y[AMAX * AMAX * TILES];
-    float *pad = pydn_scratch(0, (size_t)((j->per_image / j->tw) * m + 2) * wp);
+    float *pad = pydn_scratch(0, (size_t)pad_rows(j) * wp);
     memset(d, 0, sizeof d); /* lanes past the last tile: finite, never stored */
     for (int b0 = 0, b1; b0 < j->blocks; b0 = b1) {
         int g0 = start(j, b0);
@@ -256,15 +260,14 @@ static void scatter(const wino_job *j, int g, int k0, int nk, const float *x, in
     }
     size_t plane = (size_t)h * wd;
     float *out = l->output + (size_t)b * l->outputs + (size_t)k0 * plane;
-    if (m == 4 && y0 + 4 <= h && x0 + 4 <= wd) { /* a whole tile: transposed in registers */
-        pydn_store_tile4(x, ld, nk, out + (size_t)y0 * wd + x0, wd, plane);
-        return;
-    }
-    for (int i = 0; i < m && y0 + i < h; ++i)
+    int f0 = 0; /* a whole F(4x4) tile: filters by 16 transposed in registers (kernel.c) */
+    if (m == 4 && y0 + 4 <= h && x0 + 4 <= wd)
+        f0 = pydn_store_tile4(x, ld, nk, out + (size_t)y0 * wd + x0, wd, plane);
+    for (int i = 0; i < m && y0 + i < h; ++i) /* the rest: one value at a time */
         for (int xx = 0; xx < m && x0 + xx < wd; ++xx) {
             const float *s = x + (i * m + xx) * ld;
             float *o = out + (size_t)(y0 + i) * wd + x0 + xx;
-            for (int f = 0; f < nk; ++f) o[f * plane] = s[f];
+            for (int f = f0; f < nk; ++f) o[f * plane] = s[f];
         }
 }
 
