@@ -310,9 +310,11 @@ def main() -> int:
     bandwidth = probe("read_bandwidth", args.threads)
     print(f"memory read bandwidth (read_bandwidth.c, {args.threads} threads): "
           + (f"{bandwidth:.1f} GB/s" if bandwidth else "n/a"))  # fmt: skip
-    upstream = args.upstream or str(REPO / "build" / "upstream" / "libdarknet.so")
+    # absolute paths: the workers run in engines/
+    upstream = os.path.abspath(args.upstream or REPO / "build" / "upstream" / "libdarknet.so")
     if not os.path.isfile(upstream):
         upstream = DEBIAN_LIB  # single-threaded
+    args.image = os.path.abspath(args.image)
     bgr = pydarknet.images.read_image(args.image)
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.nets.split(","):
