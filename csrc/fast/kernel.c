@@ -6,7 +6,8 @@
  *     out[t][f] (+)= sum_c v[c][t] * u[c][f]     t < nt <= PYDN_NT, f < PYDN_FB
  *
  * u: PYDN_FB filters' weights for C channels, [c][f] (packed once, at load time);
- * v: nt tiles' inputs for C channels, [c][t] (written so by the input transform);
+ * v: nt tiles' inputs for C channels, [c][t], rows PYDN_VLD floats apart (written so
+ *    by the input transform);
  * out: row t at out + t * ldo; written, or with `add` added to (a sum over channels
  *      in chunks: the chunks' sums are added in order).
  *
@@ -53,7 +54,7 @@ block512(const float *u, const float *v, int C, int nt, float *out, int ldo, int
         __m512 w0 = _mm512_loadu_ps(u + (size_t)c * PYDN_FB);
         __m512 w1 = _mm512_loadu_ps(u + (size_t)c * PYDN_FB + 16);
         for (int t = 0; t < nt; ++t) {
-            __m512 x = _mm512_set1_ps(v[(size_t)c * nt + t]);
+            __m512 x = _mm512_set1_ps(v[(size_t)c * PYDN_VLD + t]);
             acc[t][0] = _mm512_fmadd_ps(x, w0, acc[t][0]);
             acc[t][1] = _mm512_fmadd_ps(x, w1, acc[t][1]);
         }
@@ -183,7 +184,7 @@ PYDN_BODY void product_portable_body(const float *u, const float *v, int C, int 
         float acc[PT][PYDN_FB];
         memset(acc, 0, sizeof acc);
         for (int c = 0; c < C; ++c) {
-            const float *w = u + (size_t)c * PYDN_FB, *x = v + (size_t)c * nt + t0;
+            const float *w = u + (size_t)c * PYDN_FB, *x = v + (size_t)c * PYDN_VLD + t0;
             if (t0 == 0 && c < npf) __builtin_prefetch(pf + (size_t)c * PYDN_FB);
             for (int t = 0; t < n; ++t)
                 for (int f = 0; f < PYDN_FB; ++f) acc[t][f] += x[t] * w[f];

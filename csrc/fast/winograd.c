@@ -11,7 +11,8 @@
  *     packed for kernel.c in blocks of PYDN_FB filters (pydn_winograd_prepare; kept in
  *     the layer, see there);
  *   - phase 1, the input: V[xi][c][tile] = (B^T d B)[xi] for every channel and tile,
- *     written in blocks of up to PYDN_NT tiles, each block [c][tile] (kernel.c's order);
+ *     written in blocks of up to PYDN_NT tiles, each block [c][tile] with rows of
+ *     PYDN_VLD floats (kernel.c's order; whole vectors for the transform to write);
  *   - phase 2, tasks of (tiles, filters): a * a products M[xi] = V[xi]^T U[xi] (kernel.c,
  *     [tile][filter]), then the output transform A^T M A with bias + activation (and a
  *     fused 2x2 maxpool) while the products are in cache.
@@ -30,6 +31,7 @@
 #include "winograd.h"
 
 #define TILES 64   /* tiles per vector in the input transform (at least PYDN_NT) */
+#define DL (TILES + PYDN_VLD) /* its rows: room for a last whole vector of PYDN_VLD */
 #define PRODUCTS (1 << 18) /* floats of products per task: 1 MiB, in L2 */
 
 /* The transformed weights (pydn_packed, kind = the tile size m): for each of the a * a
@@ -134,9 +136,17 @@ typedef struct {
 static int start(const wino_job *j, int b) { return (int)((long)b * j->tiles / j->blocks); }
 
 /* The zero-padded copy of a channel that the tiles read: th * m + 2 rows of
- * pad_width() = tw * m + 2 floats (see pad_plane). */
+ * pad_width() = tw * m + 2 floats (see pad_plane), then PAD_TAIL zeros that whole
+ * vectors of tiles may read past the last row (gather). */
+#define PAD_TAIL (4 * PYDN_VLD + 16)
 static int pad_rows(const wino_job *j) { return j->per_image / j->tw * j->w->m + 2; }
 static int pad_width(const wino_job *j) { return j->tw * j->w->m + 2; }
+
+/* Where block b of tiles starts in V's matrix for point xi (see above). */
+static float *v_block(const wino_job *j, int xi, int b)
+{
+    return j->v + ((size_t)xi * j->blocks + b) * j->l->c * PYDN_VLD;
+}
 
 /* Channel c of image b, zero-padded for the tiles: pad[(y + 1) * wp + x + 1] = input
  * (y, x), zero around it. */
@@ -152,13 +162,15 @@ static void pad_plane(const wino_job *j, int b, int c, float *pad, int wp)
         memcpy(row + 1, plane + (size_t)y * wd, sizeof(float) * wd);
         memset(row + 1 + wd, 0, sizeof(float) * (wp - 1 - wd));
     }
-    memset(pad + (size_t)(h + 1) * wp, 0, sizeof(float) * wp * (rows - h - 1));
+    memset(pad + (size_t)(h + 1) * wp, 0, sizeof(float) * (wp * (rows - h - 1) + PAD_TAIL));
 }
 
 /* Input tiles g0 .. g0 + n of image b (pad: its channel, see pad_plane), a x a values
- * each, into d[(i * a + k) * TILES + t].  By runs of tiles in one row of tiles: value
- * (i, k) of consecutive tiles is every m-th value of a padded row (loads the compiler
- * vectorizes, for constant m). */
+ * each, into d[(i * a + k) * DL + t].  By runs of tiles in one row of tiles: value
+ * (i, k) of consecutive tiles is every m-th value of a padded row, copied in whole
+ * vectors of PYDN_VLD (loads the compiler vectorizes, for constant m; a run is a dozen
+ * tiles, which a loop of run's length did one by one).  What a vector writes past its
+ * run, the next run writes over, or it lies past n: never stored. */
 PYDN_BODY void gather_body(const wino_job *j, const float *pad, int wp, int g0, int n,
                            float *d)
 {
@@ -168,14 +180,15 @@ PYDN_BODY void gather_body(const wino_job *j, const float *pad, int wp, int g0, 
         int run = j->tw - tx0 < n - t0 ? j->tw - tx0 : n - t0;
         const float *src = pad + (size_t)(r / j->tw) * m * wp + tx0 * m;
         for (int i = 0; i < a; ++i, src += wp)
-            for (int k = 0; k < a; ++k) {
-                float *restrict dst = d + (i * a + k) * TILES + t0;
-                const float *restrict row = src + k;
-                if (m == 4)
-                    for (int t = 0; t < run; ++t) dst[t] = row[4 * t];
-                else
-                    for (int t = 0; t < run; ++t) dst[t] = row[2 * t];
-            }
+            for (int k = 0; k < a; ++k)
+                for (int c0 = 0; c0 < run; c0 += PYDN_VLD) {
+                    float *restrict dst = d + (i * a + k) * DL + t0 + c0;
+                    const float *restrict row = src + k + m * c0;
+                    if (m == 4)
+                        for (int t = 0; t < PYDN_VLD; ++t) dst[t] = row[4 * t];
+                    else
+                        for (int t = 0; t < PYDN_VLD; ++t) dst[t] = row[2 * t];
+                }
         t0 += run;
     }
 }
@@ -187,8 +200,8 @@ static void input_task(void *ctx, int c)
 {
     const wino_job *j = ctx;
     int a = j->w->a, C = j->l->c, wp = pad_width(j), img = -1;
-    float d[AMAX * AMAX * TILES], y[AMAX * AMAX * TILES];
-    float *pad = pydn_scratch(0, (size_t)pad_rows(j) * wp);
+    float d[AMAX * AMAX * DL], y[AMAX * AMAX * DL];
+    float *pad = pydn_scratch(0, (size_t)pad_rows(j) * wp + PAD_TAIL);
     memset(d, 0, sizeof d); /* lanes past the last tile: finite, never stored */
     for (int b0 = 0, b1; b0 < j->blocks; b0 = b1) {
         int g0 = start(j, b0);
@@ -201,14 +214,12 @@ static void input_task(void *ctx, int c)
             gather(j, pad, wp, g, run, d + t);
             t += run;
         }
-        j->w->bt(d, (size_t)a * TILES, y, (size_t)a * TILES, a * TILES); /* B^T d */
-        size_t xs = (size_t)C * j->tiles; /* from one point xi of V to the next */
-        for (int b = b0; b < b1; ++b) { /* (B^T d) B, row by row, into V's blocks */
-            int s = start(j, b), size = start(j, b + 1) - s;
+        j->w->bt(d, (size_t)a * DL, y, (size_t)a * DL, a * DL); /* B^T d */
+        size_t xs = (size_t)j->blocks * C * PYDN_VLD; /* from one point xi of V to the next */
+        for (int b = b0; b < b1; ++b) /* (B^T d) B, row by row, into V's blocks */
             for (int i = 0; i < a; ++i)
-                j->w->bt(y + i * a * TILES + (s - g0), TILES,
-                         j->v + i * a * xs + (size_t)s * C + (size_t)c * size, xs, size);
-        }
+                j->w->bt(y + i * a * DL + (start(j, b) - g0), DL,
+                         v_block(j, i * a, b) + (size_t)c * PYDN_VLD, xs, PYDN_VLD);
     }
 }
 
@@ -298,10 +309,9 @@ static void product_task(void *ctx, int task)
             for (int b = b0; b < b1; ++b) {
                 int s = start(j, b), r0 = C * (b - b0) / (b1 - b0);
                 int r1 = next ? C * (b - b0 + 1) / (b1 - b0) : r0;
-                pydn_packed_product(panel, j->v + (size_t)xi * C * j->tiles + (size_t)s * C,
-                                    C, start(j, b + 1) - s, mb + xi * xs + (s - g0) * ldm + f,
-                                    ldm, 0, next ? next + (size_t)r0 * PYDN_FB : NULL,
-                                    r1 - r0);
+                pydn_packed_product(panel, v_block(j, xi, b), C, start(j, b + 1) - s,
+                                    mb + xi * xs + (s - g0) * ldm + f, ldm, 0,
+                                    next ? next + (size_t)r0 * PYDN_FB : NULL, r1 - r0);
             }
         }
     float *y = pydn_scratch(3, (size_t)2 * AMAX * AMAX * ldm), *x = y + AMAX * AMAX * ldm;
@@ -329,7 +339,7 @@ int pydn_conv_winograd(const layer *l, const float *input, const layer *pool)
     int th = (l->out_h + m - 1) / m, tw = (l->out_w + m - 1) / m;
     wino_job j = {l, pool, w, input, u, NULL, tw, th * tw, th * tw * l->batch, 0, 0, K, 0};
     j.blocks = (j.tiles + PYDN_NT - 1) / PYDN_NT;
-    j.v = pydn_scratch(1, (size_t)a * a * l->c * j.tiles);
+    j.v = pydn_scratch(1, (size_t)a * a * j.blocks * l->c * PYDN_VLD);
     /* Phase 2 tasks: up to 10 blocks of tiles (about 120), so that each weight read from
      * memory serves that many tiles; filters in blocks of PYDN_FB multiples that keep a
      * task's products (a * a x kb x tiles) within PRODUCTS floats, and in at least
