@@ -59,12 +59,11 @@ void pydn_forward_conv_pool(layer l, network net); /* conv + the 2x2 maxpool aft
 void pydn_forward_pooled(layer l, network net);    /* that maxpool: done by the conv */
 
 /* The packed product (kernel.c): out[t][f] (+)= sum_c v[c][t] * u[c][f] for nt <= PYDN_NT
- * tiles (or pixels) and PYDN_FB filters; u is [c][PYDN_FB], v is [c][PYDN_VLD] (the first
- * nt of each row used), out row t at out + t * ldo, added to when `add`.  Meanwhile it prefetches npf <= C rows of
+ * tiles (or pixels) and PYDN_FB filters; u is [c][PYDN_FB], v is [c][nt], out row t at
+ * out + t * ldo, added to when `add`.  Meanwhile it prefetches npf <= C rows of
  * PYDN_FB floats from pf (the weights needed next; pf may be NULL when npf is 0). */
 #define PYDN_FB 32
 #define PYDN_NT 12
-#define PYDN_VLD 16 /* a row of v: one cache line, whole vectors for the input transform */
 void pydn_packed_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
                          int add, const float *pf, int npf);
 

@@ -6,8 +6,7 @@
  *     out[t][f] (+)= sum_c v[c][t] * u[c][f]     t < nt <= PYDN_NT, f < PYDN_FB
  *
  * u: PYDN_FB filters' weights for C channels, [c][f] (packed once, at load time);
- * v: nt tiles' inputs for C channels, [c][t], rows PYDN_VLD floats apart (written so
- *    by the input transform);
+ * v: nt tiles' inputs for C channels, [c][t] (written so by the input transform);
  * out: row t at out + t * ldo; written, or with `add` added to (a sum over channels
  *      in chunks: the chunks' sums are added in order).
  *
@@ -54,7 +53,7 @@ block512(const float *u, const float *v, int C, int nt, float *out, int ldo, int
         __m512 w0 = _mm512_loadu_ps(u + (size_t)c * PYDN_FB);
         __m512 w1 = _mm512_loadu_ps(u + (size_t)c * PYDN_FB + 16);
         for (int t = 0; t < nt; ++t) {
-            __m512 x = _mm512_set1_ps(v[(size_t)c * PYDN_VLD + t]);
+            __m512 x = _mm512_set1_ps(v[(size_t)c * nt + t]);
             acc[t][0] = _mm512_fmadd_ps(x, w0, acc[t][0]);
             acc[t][1] = _mm512_fmadd_ps(x, w1, acc[t][1]);
         }
@@ -166,7 +165,7 @@ int pydn_store_tile4(const float *x, int ld, int nk, float *out, int wd, size_t 
 {
     int f = 0;
 #if PYDN_X86_SIMD
-    if (pydn_simd_level() >= 4)
+    if (pydn_simd() >= 4)
         for (; f + 16 <= nk; f += 16) store4x4_512(x + f, ld, out + f * plane, wd, plane);
 #else
     (void)x, (void)ld, (void)nk, (void)out, (void)wd, (void)plane;
@@ -184,7 +183,7 @@ PYDN_BODY void product_portable_body(const float *u, const float *v, int C, int 
         float acc[PT][PYDN_FB];
         memset(acc, 0, sizeof acc);
         for (int c = 0; c < C; ++c) {
-            const float *w = u + (size_t)c * PYDN_FB, *x = v + (size_t)c * PYDN_VLD + t0;
+            const float *w = u + (size_t)c * PYDN_FB, *x = v + (size_t)c * nt + t0;
             if (t0 == 0 && c < npf) __builtin_prefetch(pf + (size_t)c * PYDN_FB);
             for (int t = 0; t < n; ++t)
                 for (int f = 0; f < PYDN_FB; ++f) acc[t][f] += x[t] * w[f];
@@ -256,10 +255,12 @@ static int simd_level(void)
 }
 #endif
 
+int pydn_simd_found = -1; /* arch.h */
+
 int pydn_simd_level(void)
 {
-    static int level = -1; /* probed once; a race only stores the same value twice */
-    if (level < 0) {
+    int level = __atomic_load_n(&pydn_simd_found, __ATOMIC_RELAXED);
+    if (level < 0) { /* probed once; a race only stores the same value twice */
         const char *e = getenv("PYDN_KERNEL"); /* portable or avx2: at most that (tests) */
         level = 0;
 #if PYDN_X86_SIMD
@@ -267,6 +268,7 @@ int pydn_simd_level(void)
         if (e && !strcmp(e, "avx2") && level > 3) level = 3;
 #endif
         (void)e;
+        __atomic_store_n(&pydn_simd_found, level, __ATOMIC_RELAXED);
     }
     return level;
 }
@@ -276,7 +278,7 @@ void pydn_packed_product(const float *u, const float *v, int C, int nt, float *o
 {
     product_fn fn = product_portable;
 #if PYDN_X86_SIMD
-    if (pydn_simd_level() >= 4) fn = product512;
+    if (pydn_simd() >= 4) fn = product512;
 #endif
     fn(u, v, C, nt, out, ldo, add, pf, npf);
 }
@@ -292,7 +294,7 @@ void pydn_packed_gemm(const float *w, int M, int K, const float *B, int ldb, int
 {
     gemm_fn fn = gemm_kernel_portable;
 #if PYDN_X86_SIMD
-    if (pydn_simd_level() >= 4) fn = gemm_kernel512;
+    if (pydn_simd() >= 4) fn = gemm_kernel512;
 #endif
     int panels = (M + PYDN_MR - 1) / PYDN_MR;
     for (int k0 = 0; k0 < K; k0 += GEMM_KC) {

@@ -11,8 +11,7 @@
  *     packed for kernel.c in blocks of PYDN_FB filters (pydn_winograd_prepare; kept in
  *     the layer, see there);
  *   - phase 1, the input: V[xi][c][tile] = (B^T d B)[xi] for every channel and tile,
- *     written in blocks of up to PYDN_NT tiles, each block [c][tile] with rows of
- *     PYDN_VLD floats (kernel.c's order; whole vectors for the transform to write);
+ *     written in blocks of up to PYDN_NT tiles, each block [c][tile] (kernel.c's order);
  *   - phase 2, tasks of (tiles, filters): a * a products M[xi] = V[xi]^T U[xi] (kernel.c,
  *     [tile][filter]), then the output transform A^T M A with bias + activation (and a
  *     fused 2x2 maxpool) while the products are in cache.
@@ -31,7 +30,7 @@
 #include "winograd.h"
 
 #define TILES 64   /* tiles per vector in the input transform (at least PYDN_NT) */
-#define DL (TILES + PYDN_VLD) /* its rows: room for a last whole vector of PYDN_VLD */
+#define DL (TILES + 16) /* its rows: room for a last whole vector of 16 tiles */
 #define PRODUCTS (1 << 18) /* floats of products per task: 1 MiB, in L2 */
 
 /* The transformed weights (pydn_packed, kind = the tile size m): for each of the a * a
@@ -138,15 +137,9 @@ static int start(const wino_job *j, int b) { return (int)((long)b * j->tiles / j
 /* The zero-padded copy of a channel that the tiles read: th * m + 2 rows of
  * pad_width() = tw * m + 2 floats (see pad_plane), then PAD_TAIL zeros that whole
  * vectors of tiles may read past the last row (gather). */
-#define PAD_TAIL (4 * PYDN_VLD + 16)
+#define PAD_TAIL 80 /* 16 F(4x4) tiles read 64 floats from their first one's start + 5 */
 static int pad_rows(const wino_job *j) { return j->per_image / j->tw * j->w->m + 2; }
 static int pad_width(const wino_job *j) { return j->tw * j->w->m + 2; }
-
-/* Where block b of tiles starts in V's matrix for point xi (see above). */
-static float *v_block(const wino_job *j, int xi, int b)
-{
-    return j->v + ((size_t)xi * j->blocks + b) * j->l->c * PYDN_VLD;
-}
 
 /* Channel c of image b, zero-padded for the tiles: pad[(y + 1) * wp + x + 1] = input
  * (y, x), zero around it. */
@@ -165,12 +158,37 @@ static void pad_plane(const wino_job *j, int b, int c, float *pad, int wp)
     memset(pad + (size_t)(h + 1) * wp, 0, sizeof(float) * (wp * (rows - h - 1) + PAD_TAIL));
 }
 
+/* dst[t] = row[M * t] for 16 t, M = 2 or 4: whole-vector loads and shuffles (vector
+ * extensions of GCC and clang; a loop of 16 strided loads stayed scalar). */
+typedef float vf16 __attribute__((vector_size(64)));
+typedef int vi16 __attribute__((vector_size(64)));
+#ifdef __clang__
+#define SHUFFLE(x, y, ...) __builtin_shufflevector(x, y, __VA_ARGS__)
+#else
+#define SHUFFLE(x, y, ...) __builtin_shuffle(x, y, (vi16){__VA_ARGS__})
+#endif
+#define EVERY4 0, 4, 8, 12, 16, 20, 24, 28
+PYDN_BODY void every4(const float *restrict row, float *restrict dst)
+{
+    vf16 x[4];
+    memcpy(x, row, sizeof x);
+    vf16 lo = SHUFFLE(x[0], x[1], EVERY4, EVERY4), hi = SHUFFLE(x[2], x[3], EVERY4, EVERY4);
+    vf16 r = SHUFFLE(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+    memcpy(dst, &r, sizeof r);
+}
+PYDN_BODY void every2(const float *restrict row, float *restrict dst)
+{
+    vf16 x[2];
+    memcpy(x, row, sizeof x);
+    vf16 r = SHUFFLE(x[0], x[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    memcpy(dst, &r, sizeof r);
+}
+
 /* Input tiles g0 .. g0 + n of image b (pad: its channel, see pad_plane), a x a values
  * each, into d[(i * a + k) * DL + t].  By runs of tiles in one row of tiles: value
- * (i, k) of consecutive tiles is every m-th value of a padded row, copied in whole
- * vectors of PYDN_VLD (loads the compiler vectorizes, for constant m; a run is a dozen
- * tiles, which a loop of run's length did one by one).  What a vector writes past its
- * run, the next run writes over, or it lies past n: never stored. */
+ * (i, k) of consecutive tiles is every m-th value of a padded row, copied 16 at a time
+ * (a run is a dozen tiles, which a loop of run's length did one by one).  What a vector
+ * writes past its run, the next run writes over, or it lies past n: never stored. */
 PYDN_BODY void gather_body(const wino_job *j, const float *pad, int wp, int g0, int n,
                            float *d)
 {
@@ -181,19 +199,33 @@ PYDN_BODY void gather_body(const wino_job *j, const float *pad, int wp, int g0, 
         const float *src = pad + (size_t)(r / j->tw) * m * wp + tx0 * m;
         for (int i = 0; i < a; ++i, src += wp)
             for (int k = 0; k < a; ++k)
-                for (int c0 = 0; c0 < run; c0 += PYDN_VLD) {
-                    float *restrict dst = d + (i * a + k) * DL + t0 + c0;
-                    const float *restrict row = src + k + m * c0;
+                for (int c0 = 0; c0 < run; c0 += 16) {
+                    float *dst = d + (i * a + k) * DL + t0 + c0;
                     if (m == 4)
-                        for (int t = 0; t < PYDN_VLD; ++t) dst[t] = row[4 * t];
+                        every4(src + k + 4 * c0, dst);
                     else
-                        for (int t = 0; t < PYDN_VLD; ++t) dst[t] = row[2 * t];
+                        every2(src + k + 2 * c0, dst);
                 }
         t0 += run;
     }
 }
 PYDN_SIMD(gather, (const wino_job *j, const float *pad, int wp, int g0, int n, float *d),
           (j, pad, wp, g0, n, d))
+
+/* dst[0, n) = src[0, n) for n <= PYDN_NT: two copies of 8 that overlap where n < 16
+ * (what a loop of n copied one by one). */
+static void copy_row(const float *src, float *dst, int n)
+{
+    if (n < 8) {
+        for (int t = 0; t < n; ++t) dst[t] = src[t];
+        return;
+    }
+    float v[8], w[8];
+    memcpy(v, src, sizeof v);
+    memcpy(w, src + n - 8, sizeof w);
+    memcpy(dst, v, sizeof v);
+    memcpy(dst + n - 8, w, sizeof w);
+}
 
 /* Phase 1, one channel: V[xi][c][g] = B^T d B for every tile g, by whole blocks. */
 static void input_task(void *ctx, int c)
@@ -215,11 +247,14 @@ static void input_task(void *ctx, int c)
             t += run;
         }
         j->w->bt(d, (size_t)a * DL, y, (size_t)a * DL, a * DL); /* B^T d */
-        size_t xs = (size_t)j->blocks * C * PYDN_VLD; /* from one point xi of V to the next */
-        for (int b = b0; b < b1; ++b) /* (B^T d) B, row by row, into V's blocks */
-            for (int i = 0; i < a; ++i)
-                j->w->bt(y + i * a * DL + (start(j, b) - g0), DL,
-                         v_block(j, i * a, b) + (size_t)c * PYDN_VLD, xs, PYDN_VLD);
+        for (int i = 0; i < a; ++i) /* (B^T d) B, row by row, back into d */
+            j->w->bt(y + i * a * DL, DL, d + i * a * DL, DL, (n + 15) & ~15);
+        size_t xs = (size_t)C * j->tiles; /* from one point xi of V to the next */
+        for (int b = b0; b < b1; ++b) { /* into V's blocks */
+            int s = start(j, b), size = start(j, b + 1) - s;
+            float *v = j->v + (size_t)s * C + (size_t)c * size;
+            for (int xi = 0; xi < a * a; ++xi) copy_row(d + xi * DL + (s - g0), v + xi * xs, size);
+        }
     }
 }
 
@@ -309,9 +344,10 @@ static void product_task(void *ctx, int task)
             for (int b = b0; b < b1; ++b) {
                 int s = start(j, b), r0 = C * (b - b0) / (b1 - b0);
                 int r1 = next ? C * (b - b0 + 1) / (b1 - b0) : r0;
-                pydn_packed_product(panel, v_block(j, xi, b), C, start(j, b + 1) - s,
-                                    mb + xi * xs + (s - g0) * ldm + f, ldm, 0,
-                                    next ? next + (size_t)r0 * PYDN_FB : NULL, r1 - r0);
+                pydn_packed_product(panel, j->v + (size_t)xi * C * j->tiles + (size_t)s * C,
+                                    C, start(j, b + 1) - s, mb + xi * xs + (s - g0) * ldm + f,
+                                    ldm, 0, next ? next + (size_t)r0 * PYDN_FB : NULL,
+                                    r1 - r0);
             }
         }
     float *y = pydn_scratch(3, (size_t)2 * AMAX * AMAX * ldm), *x = y + AMAX * AMAX * ldm;
@@ -339,7 +375,7 @@ int pydn_conv_winograd(const layer *l, const float *input, const layer *pool)
     int th = (l->out_h + m - 1) / m, tw = (l->out_w + m - 1) / m;
     wino_job j = {l, pool, w, input, u, NULL, tw, th * tw, th * tw * l->batch, 0, 0, K, 0};
     j.blocks = (j.tiles + PYDN_NT - 1) / PYDN_NT;
-    j.v = pydn_scratch(1, (size_t)a * a * j.blocks * l->c * PYDN_VLD);
+    j.v = pydn_scratch(1, (size_t)a * a * l->c * j.tiles);
     /* Phase 2 tasks: up to 10 blocks of tiles (about 120), so that each weight read from
      * memory serves that many tiles; filters in blocks of PYDN_FB multiples that keep a
      * task's products (a * a x kb x tiles) within PRODUCTS floats, and in at least
