@@ -212,19 +212,16 @@ PYDN_BODY void gather_body(const wino_job *j, const float *pad, int wp, int g0, 
 PYDN_SIMD(gather, (const wino_job *j, const float *pad, int wp, int g0, int n, float *d),
           (j, pad, wp, g0, n, d))
 
-/* dst[0, n) = src[0, n) for n <= PYDN_NT: two copies of 8 that overlap where n < 16
- * (what a loop of n copied one by one). */
-static void copy_row(const float *src, float *dst, int n)
+/* dst[0, n) = src[0, n) for n <= PYDN_NT (from d to V: they never overlap): two copies
+ * of 8 that overlap where n < 16 (what a loop of n copied one by one). */
+static void copy_row(const float *restrict src, float *restrict dst, int n)
 {
     if (n < 8) {
         for (int t = 0; t < n; ++t) dst[t] = src[t];
         return;
     }
-    float v[8], w[8];
-    memcpy(v, src, sizeof v);
-    memcpy(w, src + n - 8, sizeof w);
-    memcpy(dst, v, sizeof v);
-    memcpy(dst + n - 8, w, sizeof w);
+    memcpy(dst, src, sizeof(float) * 8);
+    memcpy(dst + n - 8, src + n - 8, sizeof(float) * 8);
 }
 
 /* Phase 1, one channel: V[xi][c][g] = B^T d B for every tile g, by whole blocks. */
