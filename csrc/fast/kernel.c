@@ -30,6 +30,7 @@
 
 #include "arch/kernels.h"
 #include "fast.h"
+#include "pydn.h"
 
 /* What the CPU runs (arch.h): from CPUID and XCR0, the OS's word that it saves the
  * registers (x86-64-v3: AVX2, FMA, BMI1/2, F16C, LZCNT, MOVBE; v4: AVX-512 F, CD, BW,
@@ -92,6 +93,7 @@ int pydn_simd_level(void)
 static const pydn_kernel_set *const sets[] = {
 #if PYDN_X86_SIMD
     &pydn_kernels_avx512,
+    &pydn_kernels_avx2,
 #endif
     &pydn_kernels_portable,
 };
@@ -107,6 +109,8 @@ static const pydn_kernel_set *kernels(void)
     }
     return k;
 }
+
+const char *pydn_kernel_name(void) { return kernels()->name; }
 
 void pydn_packed_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
                          int add, const float *pf, int npf)

@@ -62,3 +62,7 @@ PYDN_SIMD_FMA(gemm_portable,
 
 const pydn_kernel_set pydn_kernels_portable = {"portable", PYDN_LEVEL_PORTABLE,
                                                product_portable, gemm_portable, NULL};
+#if PYDN_X86_SIMD /* until kernel_avx2.c: these loops compiled for AVX2 + FMA */
+const pydn_kernel_set pydn_kernels_avx2 = {"avx2", PYDN_LEVEL_AVX2, product_portable_l3,
+                                           gemm_portable_l3, NULL};
+#endif
