@@ -147,6 +147,11 @@ static AVX512 int store_tile4_512(const float *x, int ld, int nk, float *out, in
     return f;
 }
 
-const pydn_kernel_set pydn_kernels_avx512 = {"avx512", PYDN_LEVEL_AVX512, product512,
-                                             gemm_kernel512, store_tile4_512};
+const pydn_kernel_set pydn_kernels_avx512 = {
+    .name = "avx512",
+    .level = PYDN_LEVEL_AVX512,
+    .product = product512,
+    .gemm = gemm_kernel512,
+    .store_tile4 = store_tile4_512,
+};
 #endif

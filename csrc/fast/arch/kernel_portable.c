@@ -60,9 +60,17 @@ PYDN_SIMD_FMA(gemm_portable,
                int mrows, int add, const float *pf),
               (w, b, ldb, K, n, c, ldc, mrows, add, pf))
 
-const pydn_kernel_set pydn_kernels_portable = {"portable", PYDN_LEVEL_PORTABLE,
-                                               product_portable, gemm_portable, NULL};
+const pydn_kernel_set pydn_kernels_portable = {
+    .name = "portable",
+    .level = PYDN_LEVEL_PORTABLE,
+    .product = product_portable,
+    .gemm = gemm_portable,
+};
 #if PYDN_X86_SIMD /* until kernel_avx2.c: these loops compiled for AVX2 + FMA */
-const pydn_kernel_set pydn_kernels_avx2 = {"avx2", PYDN_LEVEL_AVX2, product_portable_l3,
-                                           gemm_portable_l3, NULL};
+const pydn_kernel_set pydn_kernels_avx2 = {
+    .name = "avx2",
+    .level = PYDN_LEVEL_AVX2,
+    .product = product_portable_l3,
+    .gemm = gemm_portable_l3,
+};
 #endif
