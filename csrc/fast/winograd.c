@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "activations.h"
+#include "arch/kernels.h"
 #include "fast.h"
 #include "winograd.h"
 
@@ -60,14 +61,15 @@ static const wino_kind *kind_for(const layer *l)
     if (!pydn_winograd_suits(l) || forced == 0) return NULL;
     if (forced == 2) return &pydn_wino_f2;
     if (forced == 4) return &pydn_wino_f4;
-    /* Measured on yolov3-tiny and yolov3 (one thread, CPU time per layer, against the
-     * packed GEMM of conv.c): below 64 channels the transforms cost more than the
-     * products save (32 channels at 104x104: 2.38 ms against 1.92; at 208x208: 13.4
-     * against 8.5); at 13x13, F(4x4) needs 16x16 of tiles and four times the weights
-     * (streamed from memory at every pass), F(2x2) only 14x14 and 16/9 of them, and is
-     * faster. */
-    if (l->c < 64) return NULL;
-    return l->out_h * l->out_w >= 24 * 24 ? &pydn_wino_f4 : &pydn_wino_f2;
+    /* F(4x4) from 24x24 outputs up; at 13x13, F(4x4) needs 16x16 of tiles and four
+     * times the weights (streamed from memory at every pass), F(2x2) only 14x14 and 16/9
+     * of them, and is as fast or faster.  From how many channels Winograd beats the
+     * direct convolution (the transforms cost more than the products save below) is the
+     * kernel set's (arch/kernels.h), measured: with AVX2 F(4x4) from 16 channels. */
+    const pydn_kernel_set *k = pydn_kernels();
+    int f4 = l->out_h * l->out_w >= 24 * 24, min_c = f4 ? k->f4_min_c : k->f2_min_c;
+    if (!min_c || l->c < min_c) return NULL;
+    return f4 ? &pydn_wino_f4 : &pydn_wino_f2;
 }
 
 typedef struct {
