@@ -65,7 +65,7 @@ static const wino_kind *kind_for(const layer *l)
      * times the weights (streamed from memory at every pass), F(2x2) only 14x14 and 16/9
      * of them, and is as fast or faster.  From how many channels Winograd beats the
      * direct convolution (the transforms cost more than the products save below) is the
-     * kernel set's (arch/kernels.h), measured: with AVX2 F(4x4) from 16 channels. */
+     * kernel set's (arch/kernels.h), measured. */
     const pydn_kernel_set *k = pydn_kernels();
     int f4 = l->out_h * l->out_w >= 24 * 24, min_c = f4 ? k->f4_min_c : k->f2_min_c;
     if (!min_c || l->c < min_c) return NULL;
