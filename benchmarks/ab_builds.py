@@ -11,10 +11,11 @@ A contestant is ``name=python[:VAR=value:...]``.  Prints medians of wall time an
 process CPU time per detection (CPU time is the steadier one on a busy machine; with
 ``--threads 1`` it is the work itself) and their ratios to the first contestant.
 ``--profile`` adds per-layer medians (``PYDN_PROFILE_CPU=1`` in the environment makes
-them CPU times of the calling thread), what each layer runs (``cpu.layer_kernels``, of
-the first contestant), and per contestant and kernel the time, the GFLOP/s (the direct
-convolution's FLOPs over the kernel's layers' time: Winograd's can pass 100%) and their
-share of the fp32 FMA peak of the kernels' ISA on as many threads (``fma_peak.c``).
+them CPU times of the calling thread), what each layer runs (``cpu.layer_kernels``, each
+contestant's where they differ), and per contestant and kernel the time, the GFLOP/s
+(the direct convolution's FLOPs over the kernel's layers' time: Winograd's can pass
+100%) and their share of the fp32 FMA peak of the kernels' ISA on as many threads
+(``fma_peak.c``; per second of CPU time with ``PYDN_PROFILE_CPU``).
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ for line in sys.stdin:
         print(json.dumps([time.perf_counter() - t0, time.process_time() - c0]), flush=True)
     elif cmd[0] == "kernels":  # what each layer runs, and its direct-convolution FLOPs
         with net.locked() as p:
-            flops = [2.0 * l.n * l.size * l.size * l.c / max(l.groups, 1) * l.out_h * l.out_w
-                     if l.type == lib.CONVOLUTIONAL else 0.0 for l in p.layers[0:p.n]]
+            flops = [2.0 * l.nweights * l.out_h * l.out_w if l.type == lib.CONVOLUTIONAL
+                     else 0.0 for l in p.layers[0:p.n]]
         ran = (cpu.layer_kernels(net) if hasattr(cpu, "layer_kernels")  # older builds: "conv"
                else ["conv" if f else "" for f in flops])
         print(json.dumps([cpu.kernels(), ran, flops]), flush=True)
@@ -104,8 +105,8 @@ class Worker:
 
 
 def fma_peak(threads: int, isa: str) -> float | None:
-    """fma_peak.c's GFLOP/s for ``isa`` on ``threads`` threads (None: no such ISA here,
-    or no C compiler)."""
+    """fma_peak.c's GFLOP/s for ``isa`` on ``threads`` threads, per second of CPU time
+    when the profile is (PYDN_PROFILE_CPU); None: no such ISA here, or no C compiler."""
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None or isa == "portable":
         return None
@@ -113,7 +114,8 @@ def fma_peak(threads: int, isa: str) -> float | None:
         exe = Path(tmp) / "fma_peak"
         subprocess.run([cc, "-O2", "-march=native", "-pthread", str(REPO / "benchmarks" /
                         "fma_peak.c"), "-o", str(exe)], check=True)  # fmt: skip
-        out = subprocess.run([str(exe), str(threads), isa], capture_output=True, text=True)
+        cpu = ["cpu"] if os.environ.get("PYDN_PROFILE_CPU") else []
+        out = subprocess.run([str(exe), str(threads), isa, *cpu], capture_output=True, text=True)
     return float(out.stdout) if out.returncode == 0 else None
 
 
@@ -163,7 +165,8 @@ def main() -> None:
                 profiles[w.name].append(w.ask("profile 5"))
         print("layer kind           " + "".join(f"{w.name:>11s}" for w in workers))
         totals = dict.fromkeys(profiles, 0.0)
-        ran = workers[0].ask("kernels")[1]
+        each = [w.ask("kernels")[1] for w in workers]
+        ran = [" | ".join(dict.fromkeys(k)) for k in zip(*each, strict=True)]
         for i, (kind, _) in enumerate(profiles[first][0]):
             row = f"{i:5d} {kind:15s}"
             for name, runs in profiles.items():
