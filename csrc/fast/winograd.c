@@ -17,9 +17,9 @@
  *     fused 2x2 maxpool) while the products are in cache.
  * The transforms run over vectors (of tiles in phase 1, of filters in phase 2: loops the
  * compiler vectorizes; AVX2 and AVX-512 versions picked at run time, arch.h), in
- * winograd_sides.c.  The result differs from direct convolution by rounding only
- * (about 1e-6 relative for F(2x2), 1e-5 for F(4x4)); tests/test_reproduce.py checks the
- * detections against the original binary.
+ * winograd_sides.c (the input gather in winograd_gather.h).  The result differs from
+ * direct convolution by rounding only (about 1e-6 relative for F(2x2), 1e-5 for
+ * F(4x4)); tests/test_reproduce.py checks the detections against the original binary.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -29,6 +29,7 @@
 #include "arch/kernels.h"
 #include "fast.h"
 #include "winograd.h"
+#include "winograd_gather.h"
 
 #define TILES 64   /* tiles per vector in the input transform (at least PYDN_NT) */
 #define DL (TILES + 16) /* its rows: room for a last whole vector of 16 tiles */
@@ -158,61 +159,6 @@ static void pad_plane(const wino_job *j, int b, int c, float *pad, int wp)
         memset(row + 1 + wd, 0, sizeof(float) * (wp - 1 - wd));
     }
     memset(pad + (size_t)(h + 1) * wp, 0, sizeof(float) * (wp * (rows - h - 1) + PAD_TAIL));
-}
-
-/* dst[t] = row[M * t] for 16 t, M = 2 or 4: whole-vector loads and shuffles (vector
- * extensions of GCC and clang; a loop of 16 strided loads stayed scalar). */
-typedef float vf16 __attribute__((vector_size(64)));
-typedef int vi16 __attribute__((vector_size(64)));
-typedef float vf8 __attribute__((vector_size(32)));
-typedef int vi8 __attribute__((vector_size(32)));
-#ifdef __clang__
-#define SHUFFLE(x, y, ...) __builtin_shufflevector(x, y, __VA_ARGS__)
-#define SHUFFLE8(x, y, ...) __builtin_shufflevector(x, y, __VA_ARGS__)
-#else
-#define SHUFFLE(x, y, ...) __builtin_shuffle(x, y, (vi16){__VA_ARGS__})
-#define SHUFFLE8(x, y, ...) __builtin_shuffle(x, y, (vi8){__VA_ARGS__})
-#endif
-#define EVERY4 0, 4, 8, 12, 16, 20, 24, 28
-PYDN_BODY void every4(const float *restrict row, float *restrict dst)
-{
-    vf16 x[4];
-    memcpy(x, row, sizeof x);
-    vf16 lo = SHUFFLE(x[0], x[1], EVERY4, EVERY4), hi = SHUFFLE(x[2], x[3], EVERY4, EVERY4);
-    vf16 r = SHUFFLE(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
-    memcpy(dst, &r, sizeof r);
-}
-PYDN_BODY void every2(const float *restrict row, float *restrict dst)
-{
-    vf16 x[2];
-    memcpy(x, row, sizeof x);
-    vf16 r = SHUFFLE(x[0], x[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    memcpy(dst, &r, sizeof r);
-}
-
-/* The same on 32-byte vectors, for AVX2: GCC took the 64-byte shuffles above apart into
- * single floats through the stack there; these are two unpacks, two permutes and an
- * insert (every4), or two permutes and a blend (every2), per 8 values. */
-PYDN_BODY void every4_8(const float *restrict row, float *restrict dst)
-{
-    for (int h = 0; h < 16; h += 8, row += 32) {
-        vf8 a, b, c, d;
-        memcpy(&a, row, sizeof a), memcpy(&b, row + 8, sizeof b);
-        memcpy(&c, row + 16, sizeof c), memcpy(&d, row + 24, sizeof d);
-        vf8 ab = SHUFFLE8(a, b, 0, 4, 8, 12, 0, 4, 8, 12);
-        vf8 cd = SHUFFLE8(c, d, 0, 4, 8, 12, 0, 4, 8, 12);
-        vf8 r = SHUFFLE8(ab, cd, 0, 1, 2, 3, 8, 9, 10, 11);
-        memcpy(dst + h, &r, sizeof r);
-    }
-}
-PYDN_BODY void every2_8(const float *restrict row, float *restrict dst)
-{
-    for (int h = 0; h < 16; h += 8, row += 16) {
-        vf8 a, b;
-        memcpy(&a, row, sizeof a), memcpy(&b, row + 8, sizeof b);
-        vf8 r = SHUFFLE8(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
-        memcpy(dst + h, &r, sizeof r);
-    }
 }
 
 /* Input tiles g0 .. g0 + n of image b (pad: its channel, see pad_plane), a x a values
