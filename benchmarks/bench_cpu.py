@@ -277,9 +277,10 @@ def main() -> int:
         )
 
     if ARGS.profile and cpu.fast_build():
-        print("\nper-layer forward times (median of 15):")
+        print(f"\nper-layer forward times (median of 15), {cpu.kernels()} kernels:")
+        ran = cpu.layer_kernels(net)
         for i, (kind, sec) in enumerate(cpu.profile_layers(net, bgr, 15)):
-            print(f"  {i:3d} {kind:14s} {ms(sec)}")
+            print(f"  {i:3d} {kind:14s} {ms(sec)}  {ran[i]}")
     return 0
 
 

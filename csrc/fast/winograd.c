@@ -17,17 +17,19 @@
  *     fused 2x2 maxpool) while the products are in cache.
  * The transforms run over vectors (of tiles in phase 1, of filters in phase 2: loops the
  * compiler vectorizes; AVX2 and AVX-512 versions picked at run time, arch.h), in
- * winograd_sides.c.  The result differs from direct convolution by rounding only
- * (about 1e-6 relative for F(2x2), 1e-5 for F(4x4)); tests/test_reproduce.py checks the
- * detections against the original binary.
+ * winograd_sides.c (the input gather in winograd_gather.h).  The result differs from
+ * direct convolution by rounding only (about 1e-6 relative for F(2x2), 1e-5 for
+ * F(4x4)); tests/test_reproduce.py checks the detections against the original binary.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "activations.h"
+#include "arch/kernels.h"
 #include "fast.h"
 #include "winograd.h"
+#include "winograd_gather.h"
 
 #define TILES 64   /* tiles per vector in the input transform (at least PYDN_NT) */
 #define DL (TILES + 16) /* its rows: room for a last whole vector of 16 tiles */
@@ -60,14 +62,15 @@ static const wino_kind *kind_for(const layer *l)
     if (!pydn_winograd_suits(l) || forced == 0) return NULL;
     if (forced == 2) return &pydn_wino_f2;
     if (forced == 4) return &pydn_wino_f4;
-    /* Measured on yolov3-tiny and yolov3 (one thread, CPU time per layer, against the
-     * packed GEMM of conv.c): below 64 channels the transforms cost more than the
-     * products save (32 channels at 104x104: 2.38 ms against 1.92; at 208x208: 13.4
-     * against 8.5); at 13x13, F(4x4) needs 16x16 of tiles and four times the weights
-     * (streamed from memory at every pass), F(2x2) only 14x14 and 16/9 of them, and is
-     * faster. */
-    if (l->c < 64) return NULL;
-    return l->out_h * l->out_w >= 24 * 24 ? &pydn_wino_f4 : &pydn_wino_f2;
+    /* F(4x4) from 24x24 outputs up; at 13x13, F(4x4) needs 16x16 of tiles and four
+     * times the weights (streamed from memory at every pass), F(2x2) only 14x14 and 16/9
+     * of them, and is as fast or faster.  From how many channels Winograd beats the
+     * direct convolution (the transforms cost more than the products save below) is the
+     * kernel set's (arch/kernels.h), measured. */
+    const pydn_kernel_set *k = pydn_kernels();
+    int f4 = l->out_h * l->out_w >= 24 * 24, min_c = f4 ? k->f4_min_c : k->f2_min_c;
+    if (!min_c || l->c < min_c) return NULL;
+    return f4 ? &pydn_wino_f4 : &pydn_wino_f2;
 }
 
 typedef struct {
@@ -158,32 +161,6 @@ static void pad_plane(const wino_job *j, int b, int c, float *pad, int wp)
     memset(pad + (size_t)(h + 1) * wp, 0, sizeof(float) * (wp * (rows - h - 1) + PAD_TAIL));
 }
 
-/* dst[t] = row[M * t] for 16 t, M = 2 or 4: whole-vector loads and shuffles (vector
- * extensions of GCC and clang; a loop of 16 strided loads stayed scalar). */
-typedef float vf16 __attribute__((vector_size(64)));
-typedef int vi16 __attribute__((vector_size(64)));
-#ifdef __clang__
-#define SHUFFLE(x, y, ...) __builtin_shufflevector(x, y, __VA_ARGS__)
-#else
-#define SHUFFLE(x, y, ...) __builtin_shuffle(x, y, (vi16){__VA_ARGS__})
-#endif
-#define EVERY4 0, 4, 8, 12, 16, 20, 24, 28
-PYDN_BODY void every4(const float *restrict row, float *restrict dst)
-{
-    vf16 x[4];
-    memcpy(x, row, sizeof x);
-    vf16 lo = SHUFFLE(x[0], x[1], EVERY4, EVERY4), hi = SHUFFLE(x[2], x[3], EVERY4, EVERY4);
-    vf16 r = SHUFFLE(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
-    memcpy(dst, &r, sizeof r);
-}
-PYDN_BODY void every2(const float *restrict row, float *restrict dst)
-{
-    vf16 x[2];
-    memcpy(x, row, sizeof x);
-    vf16 r = SHUFFLE(x[0], x[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    memcpy(dst, &r, sizeof r);
-}
-
 /* Input tiles g0 .. g0 + n of image b (pad: its channel, see pad_plane), a x a values
  * each, into d[(i * a + k) * DL + t].  By runs of tiles in one row of tiles: value
  * (i, k) of consecutive tiles is every m-th value of a padded row, copied 16 at a time
@@ -192,7 +169,7 @@ PYDN_BODY void every2(const float *restrict row, float *restrict dst)
 PYDN_BODY void gather_body(const wino_job *j, const float *pad, int wp, int g0, int n,
                            float *d)
 {
-    int a = j->w->a, m = j->w->m;
+    int a = j->w->a, m = j->w->m, avx2 = pydn_simd() == PYDN_LEVEL_AVX2;
     for (int t0 = 0; t0 < n;) {
         int r = (g0 + t0) % j->per_image, tx0 = r % j->tw;
         int run = j->tw - tx0 < n - t0 ? j->tw - tx0 : n - t0;
@@ -201,8 +178,12 @@ PYDN_BODY void gather_body(const wino_job *j, const float *pad, int wp, int g0, 
             for (int k = 0; k < a; ++k)
                 for (int c0 = 0; c0 < run; c0 += 16) {
                     float *dst = d + (i * a + k) * DL + t0 + c0;
-                    if (m == 4)
+                    if (m == 4 && avx2)
+                        every4_8(src + k + 4 * c0, dst);
+                    else if (m == 4)
                         every4(src + k + 4 * c0, dst);
+                    else if (avx2)
+                        every2_8(src + k + 2 * c0, dst);
                     else
                         every2(src + k + 2 * c0, dst);
                 }
