@@ -92,7 +92,7 @@ void pydn_fast_prepare(network *net);
 void pydn_fast_restore(network *net);
 
 int pydn_fast_build(void);        /* 1 when built with DARKNET_FAST */
-int pydn_simd_level(void);        /* its kernels: 4 AVX-512, 3 AVX2 + FMA, 0 portable */
+const char *pydn_kernel_name(void); /* its kernels: "avx512", "avx2", "neon", "portable" */
 int pydn_set_threads(int n);      /* n <= 0: the default; returns the count */
 int pydn_get_threads(void);
 /* Per-layer timing of pydn_forward (DARKNET_FAST): switch on/off (returns the old

@@ -9,7 +9,7 @@ void pydn_forward(network *net, float *input) { network_predict(net, input); }
 void pydn_fast_prepare(network *net) { (void)net; }
 void pydn_fast_restore(network *net) { (void)net; }
 int pydn_fast_build(void) { return 0; }
-int pydn_simd_level(void) { return 0; }
+const char *pydn_kernel_name(void) { return "portable"; }
 int pydn_set_threads(int n) { (void)n; return 1; }
 int pydn_get_threads(void) { return 1; }
 int pydn_profile(int on) { (void)on; return 0; }

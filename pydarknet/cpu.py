@@ -27,10 +27,12 @@ def fast_build() -> bool:
 
 def kernels() -> str:
     """Which kernels this build runs on this CPU: ``"avx512"``, ``"avx2"`` (x86-64 with
-    AVX2 and FMA) or ``"portable"`` (plain C: other CPUs, ``-DDARKNET_PORTABLE=ON``,
-    ``PYDN_KERNEL=portable``, and builds without DARKNET_FAST).  Chosen at run time from
-    the CPU's features, so one wheel is fast on every x86-64."""
-    return {4: "avx512", 3: "avx2"}.get(int(lib.pydn_simd_level()), "portable")
+    AVX2 and FMA), ``"neon"`` (aarch64) or ``"portable"`` (plain C: other CPUs,
+    ``-DDARKNET_PORTABLE=ON``, ``PYDN_KERNEL=portable``, and builds without
+    DARKNET_FAST).  Chosen at run time from the CPU's features, so one wheel is fast on
+    every x86-64; ``PYDN_KERNEL=<name>`` caps it (read once per process)."""
+    name: bytes = ffi.string(lib.pydn_kernel_name())
+    return name.decode()
 
 
 def set_num_threads(n: int | None = None) -> int:

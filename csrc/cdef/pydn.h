@@ -37,7 +37,7 @@ int pydn_detect_u8(network *net, const pydn_u8image *ims, int n, const int order
                    double *forward_seconds);
 void pydn_fast_restore(network *net);
 int pydn_fast_build(void);
-int pydn_simd_level(void);
+const char *pydn_kernel_name(void);
 int pydn_set_threads(int n);
 int pydn_get_threads(void);
 int pydn_profile(int on);

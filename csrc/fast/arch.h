@@ -14,11 +14,10 @@
  *   PYDN_SIMD_FMA(f, (params), (args))         the same with FMA too (x86-64-v4 / -v3
  *                                              levels: "avx2" alone has no FMA), for
  *                                              kernels whose results may round differently;
- *   pydn_simd_level()                          what the CPU runs: 4 (AVX-512 F/CD/BW/DQ/VL,
- *                                              with AVX2 and FMA), 3 (AVX2 and FMA) or 0,
- *                                              from CPUID and the OS's XCR0 (kernel.c);
- *                                              PYDN_KERNEL=portable makes it 0, =avx2 at
- *                                              most 3 (tests);
+ *   pydn_simd_level()                          what the CPU runs, a PYDN_LEVEL_* below:
+ *                                              on x86-64 from CPUID and the OS's XCR0
+ *                                              (kernel.c); PYDN_KERNEL=portable|neon|avx2|
+ *                                              avx512 caps it at that level (tests);
  *   PYDN_X86_SIMD                              1 where x86 code (target attributes,
  *                                              <immintrin.h> intrinsics) may be used;
  *   pydn_cpu_relax()                           the hint for a spin-wait loop (as ggml's
@@ -29,6 +28,13 @@
  */
 #ifndef PYDN_FAST_ARCH_H
 #define PYDN_FAST_ARCH_H
+
+/* Kernel levels: what a CPU can run, and the level each set of microkernels needs
+ * (csrc/fast/arch/kernels.h).  The x86 numbers are x86-64-v3 / -v4's. */
+#define PYDN_LEVEL_PORTABLE 0
+#define PYDN_LEVEL_NEON 1   /* aarch64's Advanced SIMD (every aarch64 CPU) */
+#define PYDN_LEVEL_AVX2 3   /* x86-64-v3: AVX2, FMA, BMI1/2, F16C, LZCNT, MOVBE */
+#define PYDN_LEVEL_AVX512 4 /* x86-64-v4: AVX-512 F, CD, BW, DQ, VL, and v3 */
 
 int pydn_simd_level(void);
 /* What pydn_simd_level() found, -1 before its first call: the dispatchers read it with
@@ -50,9 +56,9 @@ static inline int pydn_simd(void)
     static void f params                                                                \
     {                                                                                   \
         int level = pydn_simd();                                                        \
-        if (level >= 4)                                                                 \
+        if (level >= PYDN_LEVEL_AVX512)                                                 \
             f##_l4 args;                                                                \
-        else if (level >= 3)                                                            \
+        else if (level >= PYDN_LEVEL_AVX2)                                              \
             f##_l3 args;                                                                \
         else                                                                            \
             f##_body args;                                                              \

@@ -1,7 +1,11 @@
 /*
- * csrc/fast/kernel.c - the packed product: the inner loop of the Winograd convolution
- * (winograd.c), with both operands laid out for it in advance, so that nothing is
- * packed while the network runs.
+ * csrc/fast/kernel.c - the kernels' dispatcher, and the loops around them: which ISA's
+ * microkernels run (arch/kernel_<isa>.c, one table each, arch/kernels.h), picked once
+ * for the CPU; the packed GEMM's blocking; the weights packed at load time.
+ *
+ * The Winograd product, the inner loop of the Winograd convolution (winograd.c), with
+ * both operands laid out for it in advance, so that nothing is packed while the
+ * network runs:
  *
  *     out[t][f] (+)= sum_c v[c][t] * u[c][f]     t < nt <= PYDN_NT, f < PYDN_FB
  *
@@ -19,216 +23,14 @@
  * operands into its own layout at every call, which at 13x13 and 26x26 (a few dozen
  * tiles, hundreds of channels, the weights far larger than the cache) cost as much as
  * the products themselves.  Here the weights are streamed once, in their final order.
- *
- * The AVX-512 kernel keeps a block of 12 tiles x 32 filters in 24 registers: per
- * channel, two vector loads of weights, 12 broadcasts and 24 FMAs.  Vectors run along
- * the filters (always a multiple of 32 in Darknet's 3x3 layers; the packing pads
- * others with zero filters), so any tile count uses every lane.  Other CPUs run the
- * portable loops below (vectorized by the compiler); PYDN_KERNEL=portable picks them on
- * an AVX-512 CPU too (tests).  Each out value is a sum over c in order, one FMA per
- * channel in the AVX-512 kernel, so results do not depend on the thread count.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
+#include "arch/kernels.h"
 #include "fast.h"
-
-#if PYDN_X86_SIMD
-#include <immintrin.h>
-
-/* One block: nt (a constant after inlining) tiles x 32 filters. */
-#define AVX512 __attribute__((target("avx512f")))
-static inline __attribute__((always_inline)) AVX512 void
-block512(const float *u, const float *v, int C, int nt, float *out, int ldo, int add,
-         const float *pf, int npf)
-{
-    __m512 acc[PYDN_NT][2];
-    for (int t = 0; t < nt; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
-    for (int c = 0; c < C; ++c) {
-        if (c < npf) { /* a row (two cache lines) of what comes next */
-            _mm_prefetch((const char *)(pf + (size_t)c * PYDN_FB), _MM_HINT_T0);
-            _mm_prefetch((const char *)(pf + (size_t)c * PYDN_FB + 16), _MM_HINT_T0);
-        }
-        __m512 w0 = _mm512_loadu_ps(u + (size_t)c * PYDN_FB);
-        __m512 w1 = _mm512_loadu_ps(u + (size_t)c * PYDN_FB + 16);
-        for (int t = 0; t < nt; ++t) {
-            __m512 x = _mm512_set1_ps(v[(size_t)c * nt + t]);
-            acc[t][0] = _mm512_fmadd_ps(x, w0, acc[t][0]);
-            acc[t][1] = _mm512_fmadd_ps(x, w1, acc[t][1]);
-        }
-    }
-    for (int t = 0; t < nt; ++t) {
-        float *o = out + (size_t)t * ldo;
-        if (add) {
-            acc[t][0] = _mm512_add_ps(acc[t][0], _mm512_loadu_ps(o));
-            acc[t][1] = _mm512_add_ps(acc[t][1], _mm512_loadu_ps(o + 16));
-        }
-        _mm512_storeu_ps(o, acc[t][0]);
-        _mm512_storeu_ps(o + 16, acc[t][1]);
-    }
-}
-
-#define CASE(n) \
-    case n: block512(u, v, C, n, out, ldo, add, pf, npf); break;
-static AVX512 void product512(const float *u, const float *v, int C, int nt, float *out,
-                              int ldo, int add, const float *pf, int npf)
-{
-    switch (nt) { /* one unrolled kernel per tile count */
-        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6)
-        CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
-    }
-}
-#undef CASE
-
-/* The GEMM kernel: 8 filters x nv (a constant after inlining) vectors of 16 pixels;
- * the last vector masked to n pixels. */
-static inline __attribute__((always_inline)) AVX512 void
-gemm512(const float *w, const float *b, int ldb, int K, int nv, int n, float *c, int ldc,
-        int mrows, int add, const float *pf)
-{
-    __m512 acc[PYDN_MR][3];
-    __mmask16 last = (__mmask16)((1u << (n - 16 * (nv - 1))) - 1u);
-    if (n - 16 * (nv - 1) == 16) last = 0xffff;
-#pragma GCC unroll 8
-    for (int r = 0; r < PYDN_MR; ++r)
-#pragma GCC unroll 3
-        for (int v = 0; v < nv; ++v) acc[r][v] = _mm512_setzero_ps();
-    for (int k = 0; k < K; ++k) {
-        const float *row = b + (size_t)k * ldb;
-        if (pf && !(k & 1)) /* two rows (a cache line) of the weights needed next */
-            _mm_prefetch((const char *)(pf + (size_t)k * PYDN_MR), _MM_HINT_T0);
-        __m512 x[3];
-#pragma GCC unroll 3
-        for (int v = 0; v < nv; ++v)
-            x[v] = v < nv - 1 ? _mm512_loadu_ps(row + 16 * v)
-                              : _mm512_maskz_loadu_ps(last, row + 16 * v);
-#pragma GCC unroll 8
-        for (int r = 0; r < PYDN_MR; ++r) {
-            __m512 a = _mm512_set1_ps(w[(size_t)k * PYDN_MR + r]);
-#pragma GCC unroll 3
-            for (int v = 0; v < nv; ++v) acc[r][v] = _mm512_fmadd_ps(a, x[v], acc[r][v]);
-        }
-    }
-    /* Constant loop bounds, rows past mrows written to a sink: with a bound known only
-     * at run time, GCC keeps acc in memory and stores it at every k (3x slower). */
-    float sink[48];
-#pragma GCC unroll 8
-    for (int r = 0; r < PYDN_MR; ++r)
-#pragma GCC unroll 3
-        for (int v = 0; v < nv; ++v) {
-            float *o = (r < mrows ? c + (size_t)r * ldc : sink) + 16 * v;
-            __mmask16 m = v < nv - 1 ? 0xffff : last;
-            __m512 s = add ? _mm512_add_ps(acc[r][v], _mm512_maskz_loadu_ps(m, o)) : acc[r][v];
-            _mm512_mask_storeu_ps(o, m, s);
-        }
-}
-
-static AVX512 void gemm_kernel512(const float *w, const float *b, int ldb, int K, int n,
-                                  float *c, int ldc, int mrows, int add, const float *pf)
-{
-    int nv = (n + 15) / 16;
-    if (nv == 3)
-        gemm512(w, b, ldb, K, 3, n, c, ldc, mrows, add, pf);
-    else if (nv == 2)
-        gemm512(w, b, ldb, K, 2, n, c, ldc, mrows, add, pf);
-    else
-        gemm512(w, b, ldb, K, 1, n, c, ldc, mrows, add, pf);
-}
-/* 16 filters of an F(4x4) Winograd tile: two steps of a 16 x 16 transpose leave one
- * filter's output row in each 128-bit lane. */
-static AVX512 void store4x4_512(const float *x, int ld, float *out, int wd, size_t plane)
-{
-    __m512 r[16], t[16];
-    for (int p = 0; p < 16; ++p) r[p] = _mm512_loadu_ps(x + (size_t)p * ld);
-    for (int i = 0; i < 8; ++i) { /* lane L: pixels 2i, 2i + 1 of filters 4L .. 4L + 3 */
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for (int j = 0; j < 4; ++j) { /* output row j: pixels 4j .. 4j + 3 */
-        __m512 s[4] = {_mm512_shuffle_ps(t[4 * j], t[4 * j + 2], 0x44),
-                       _mm512_shuffle_ps(t[4 * j], t[4 * j + 2], 0xEE),
-                       _mm512_shuffle_ps(t[4 * j + 1], t[4 * j + 3], 0x44),
-                       _mm512_shuffle_ps(t[4 * j + 1], t[4 * j + 3], 0xEE)};
-        for (int q = 0; q < 4; ++q) { /* s[q], lane L: filter 4L + q */
-            float *o = out + (size_t)q * plane + (size_t)j * wd;
-            _mm_storeu_ps(o, _mm512_castps512_ps128(s[q]));
-            _mm_storeu_ps(o + 4 * plane, _mm512_extractf32x4_ps(s[q], 1));
-            _mm_storeu_ps(o + 8 * plane, _mm512_extractf32x4_ps(s[q], 2));
-            _mm_storeu_ps(o + 12 * plane, _mm512_extractf32x4_ps(s[q], 3));
-        }
-    }
-}
-#endif
-
-int pydn_store_tile4(const float *x, int ld, int nk, float *out, int wd, size_t plane)
-{
-    int f = 0;
-#if PYDN_X86_SIMD
-    if (pydn_simd() >= 4)
-        for (; f + 16 <= nk; f += 16) store4x4_512(x + f, ld, out + f * plane, wd, plane);
-#else
-    (void)x, (void)ld, (void)nk, (void)out, (void)wd, (void)plane;
-#endif
-    return f;
-}
-
-/* The portable kernel: 4 tiles x 32 filters at a time, loops the compiler vectorizes. */
-#define PT 4
-PYDN_BODY void product_portable_body(const float *u, const float *v, int C, int nt, float *out,
-                                     int ldo, int add, const float *pf, int npf)
-{
-    for (int t0 = 0; t0 < nt; t0 += PT) {
-        int n = nt - t0 < PT ? nt - t0 : PT;
-        float acc[PT][PYDN_FB];
-        memset(acc, 0, sizeof acc);
-        for (int c = 0; c < C; ++c) {
-            const float *w = u + (size_t)c * PYDN_FB, *x = v + (size_t)c * nt + t0;
-            if (t0 == 0 && c < npf) __builtin_prefetch(pf + (size_t)c * PYDN_FB);
-            for (int t = 0; t < n; ++t)
-                for (int f = 0; f < PYDN_FB; ++f) acc[t][f] += x[t] * w[f];
-        }
-        for (int t = 0; t < n; ++t) {
-            float *o = out + (size_t)(t0 + t) * ldo;
-            for (int f = 0; f < PYDN_FB; ++f) o[f] = add ? o[f] + acc[t][f] : acc[t][f];
-        }
-    }
-}
-PYDN_SIMD_FMA(product_portable,
-              (const float *u, const float *v, int C, int nt, float *out, int ldo, int add,
-               const float *pf, int npf),
-              (u, v, C, nt, out, ldo, add, pf, npf))
-
-/* The portable GEMM kernel: 8 filters x up to 48 pixels, 16 at a time. */
-PYDN_BODY void gemm_kernel_portable_body(const float *w, const float *b, int ldb, int K, int n,
-                                         float *c, int ldc, int mrows, int add, const float *pf)
-{
-    for (int p0 = 0; p0 < n; p0 += 16) {
-        int np = n - p0 < 16 ? n - p0 : 16;
-        float acc[PYDN_MR][16];
-        memset(acc, 0, sizeof acc);
-        for (int k = 0; k < K; ++k) {
-            const float *x = b + (size_t)k * ldb + p0, *a = w + (size_t)k * PYDN_MR;
-            if (pf && p0 == 0 && !(k & 1)) __builtin_prefetch(pf + (size_t)k * PYDN_MR);
-            for (int r = 0; r < PYDN_MR; ++r)
-                for (int p = 0; p < np; ++p) acc[r][p] += a[r] * x[p];
-        }
-        for (int r = 0; r < mrows; ++r) {
-            float *o = c + (size_t)r * ldc + p0;
-            for (int p = 0; p < np; ++p) o[p] = add ? o[p] + acc[r][p] : acc[r][p];
-        }
-    }
-}
-PYDN_SIMD_FMA(gemm_kernel_portable,
-              (const float *w, const float *b, int ldb, int K, int n, float *c, int ldc,
-               int mrows, int add, const float *pf),
-              (w, b, ldb, K, n, c, ldc, mrows, add, pf))
-
-typedef void (*product_fn)(const float *, const float *, int, int, float *, int, int,
-                           const float *, int);
-
-typedef void (*gemm_fn)(const float *, const float *, int, int, int, float *, int, int, int,
-                        const float *);
+#include "pydn.h"
 
 /* What the CPU runs (arch.h): from CPUID and XCR0, the OS's word that it saves the
  * registers (x86-64-v3: AVX2, FMA, BMI1/2, F16C, LZCNT, MOVBE; v4: AVX-512 F, CD, BW,
@@ -237,7 +39,7 @@ typedef void (*gemm_fn)(const float *, const float *, int, int, int, float *, in
 #if PYDN_X86_SIMD
 #include <cpuid.h>
 
-static int simd_level(void)
+static int cpu_level(void)
 {
     unsigned a, b, c, d, lo, hi;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
@@ -251,9 +53,26 @@ static int simd_level(void)
     if (((b >> 3) & (b >> 5) & (b >> 8) & 1) == 0) return 0; /* BMI1, AVX2, BMI2 */
     /* AVX-512 F (16), DQ (17), CD (28), BW (30), VL (31), and the opmask and ZMM state */
     int avx512 = (b >> 16) & (b >> 17) & (b >> 28) & (b >> 30) & (b >> 31) & 1;
-    return avx512 && (lo & 0xe0) == 0xe0 ? 4 : 3;
+    return avx512 && (lo & 0xe0) == 0xe0 ? PYDN_LEVEL_AVX512 : PYDN_LEVEL_AVX2;
 }
+#else
+static int cpu_level(void) { return PYDN_LEVEL_PORTABLE; }
 #endif
+
+/* PYDN_KERNEL=name: at most that level (tests, comparisons); other names are ignored. */
+static int level_named(const char *name)
+{
+    static const struct {
+        const char *name;
+        int level;
+    } names[] = {{"portable", PYDN_LEVEL_PORTABLE},
+                 {"neon", PYDN_LEVEL_NEON},
+                 {"avx2", PYDN_LEVEL_AVX2},
+                 {"avx512", PYDN_LEVEL_AVX512}};
+    for (size_t i = 0; name && i < sizeof names / sizeof *names; ++i)
+        if (!strcmp(name, names[i].name)) return names[i].level;
+    return 1 << 30;
+}
 
 int pydn_simd_found = -1; /* arch.h */
 
@@ -261,26 +80,48 @@ int pydn_simd_level(void)
 {
     int level = __atomic_load_n(&pydn_simd_found, __ATOMIC_RELAXED);
     if (level < 0) { /* probed once; a race only stores the same value twice */
-        const char *e = getenv("PYDN_KERNEL"); /* portable or avx2: at most that (tests) */
-        level = 0;
-#if PYDN_X86_SIMD
-        if (!(e && !strcmp(e, "portable"))) level = simd_level();
-        if (e && !strcmp(e, "avx2") && level > 3) level = 3;
-#endif
-        (void)e;
+        int cap = level_named(getenv("PYDN_KERNEL"));
+        level = cpu_level();
+        if (level > cap) level = cap;
         __atomic_store_n(&pydn_simd_found, level, __ATOMIC_RELAXED);
     }
     return level;
 }
 
+/* The kernel sets of this build, the most demanding first: the first whose level the
+ * CPU has (after PYDN_KERNEL) runs.  The portable set runs anywhere. */
+static const pydn_kernel_set *const sets[] = {
+#if PYDN_X86_SIMD
+    &pydn_kernels_avx512,
+    &pydn_kernels_avx2,
+#endif
+    &pydn_kernels_portable,
+};
+
+static const pydn_kernel_set *kernels(void)
+{
+    static const pydn_kernel_set *chosen;
+    const pydn_kernel_set *k = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
+    if (!k) {
+        size_t i = 0;
+        while (sets[i]->level > pydn_simd()) ++i;
+        __atomic_store_n(&chosen, k = sets[i], __ATOMIC_RELAXED);
+    }
+    return k;
+}
+
+const char *pydn_kernel_name(void) { return kernels()->name; }
+
 void pydn_packed_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
                          int add, const float *pf, int npf)
 {
-    product_fn fn = product_portable;
-#if PYDN_X86_SIMD
-    if (pydn_simd() >= 4) fn = product512;
-#endif
-    fn(u, v, C, nt, out, ldo, add, pf, npf);
+    kernels()->product(u, v, C, nt, out, ldo, add, pf, npf);
+}
+
+int pydn_store_tile4(const float *x, int ld, int nk, float *out, int wd, size_t plane)
+{
+    const pydn_kernel_set *k = kernels();
+    return k->store_tile4 ? k->store_tile4(x, ld, nk, out, wd, plane) : 0;
 }
 
 /* C[M x N] (+)= W B: W packed (pydn_pack_gemm_weights), B rows ldb apart.  Blocks of
@@ -292,10 +133,7 @@ void pydn_packed_product(const float *u, const float *v, int C, int nt, float *o
 void pydn_packed_gemm(const float *w, int M, int K, const float *B, int ldb, int N, float *C,
                       int ldc)
 {
-    gemm_fn fn = gemm_kernel_portable;
-#if PYDN_X86_SIMD
-    if (pydn_simd() >= 4) fn = gemm_kernel512;
-#endif
+    const pydn_kernel_set *ks = kernels();
     int panels = (M + PYDN_MR - 1) / PYDN_MR;
     for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
         int kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;
@@ -318,9 +156,9 @@ void pydn_packed_gemm(const float *w, int M, int K, const float *B, int ldb, int
                     next = w + (size_t)(m0 + PYDN_MR) * K + (size_t)k0 * PYDN_MR;
                 else if (n0 == 0 && k0 + kc < K)
                     next = w + (size_t)(k0 + kc) * PYDN_MR;
-                fn(w + (size_t)m0 * K + (size_t)k0 * PYDN_MR, B + (size_t)k0 * ldb + n0, ldb,
-                   kc, n, C + (size_t)m0 * ldc + n0, ldc, M - m0 < PYDN_MR ? M - m0 : PYDN_MR,
-                   k0 > 0, next);
+                ks->gemm(w + (size_t)m0 * K + (size_t)k0 * PYDN_MR, B + (size_t)k0 * ldb + n0,
+                         ldb, kc, n, C + (size_t)m0 * ldc + n0, ldc,
+                         M - m0 < PYDN_MR ? M - m0 : PYDN_MR, k0 > 0, next);
             }
         }
     }

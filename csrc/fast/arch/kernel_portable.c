@@ -1,0 +1,76 @@
+/*
+ * csrc/fast/arch/kernel_portable.c - the portable microkernels: plain C loops that the
+ * compiler vectorizes, for CPUs with no kernels of their own (see arch/kernels.h), and
+ * PYDN_KERNEL=portable (tests: what such CPUs run).  Compiled for baseline x86-64 and,
+ * picked at run time, for AVX2 + FMA and AVX-512 (arch.h).
+ */
+#include <string.h>
+
+#include "arch/kernels.h"
+#include "fast.h"
+
+/* The Winograd product: 4 tiles x 32 filters at a time. */
+#define PT 4
+PYDN_BODY void product_portable_body(const float *u, const float *v, int C, int nt, float *out,
+                                     int ldo, int add, const float *pf, int npf)
+{
+    for (int t0 = 0; t0 < nt; t0 += PT) {
+        int n = nt - t0 < PT ? nt - t0 : PT;
+        float acc[PT][PYDN_FB];
+        memset(acc, 0, sizeof acc);
+        for (int c = 0; c < C; ++c) {
+            const float *w = u + (size_t)c * PYDN_FB, *x = v + (size_t)c * nt + t0;
+            if (t0 == 0 && c < npf) __builtin_prefetch(pf + (size_t)c * PYDN_FB);
+            for (int t = 0; t < n; ++t)
+                for (int f = 0; f < PYDN_FB; ++f) acc[t][f] += x[t] * w[f];
+        }
+        for (int t = 0; t < n; ++t) {
+            float *o = out + (size_t)(t0 + t) * ldo;
+            for (int f = 0; f < PYDN_FB; ++f) o[f] = add ? o[f] + acc[t][f] : acc[t][f];
+        }
+    }
+}
+PYDN_SIMD_FMA(product_portable,
+              (const float *u, const float *v, int C, int nt, float *out, int ldo, int add,
+               const float *pf, int npf),
+              (u, v, C, nt, out, ldo, add, pf, npf))
+
+/* The GEMM: 8 filters x up to 48 pixels, 16 at a time. */
+PYDN_BODY void gemm_portable_body(const float *w, const float *b, int ldb, int K, int n,
+                                  float *c, int ldc, int mrows, int add, const float *pf)
+{
+    for (int p0 = 0; p0 < n; p0 += 16) {
+        int np = n - p0 < 16 ? n - p0 : 16;
+        float acc[PYDN_MR][16];
+        memset(acc, 0, sizeof acc);
+        for (int k = 0; k < K; ++k) {
+            const float *x = b + (size_t)k * ldb + p0, *a = w + (size_t)k * PYDN_MR;
+            if (pf && p0 == 0 && !(k & 1)) __builtin_prefetch(pf + (size_t)k * PYDN_MR);
+            for (int r = 0; r < PYDN_MR; ++r)
+                for (int p = 0; p < np; ++p) acc[r][p] += a[r] * x[p];
+        }
+        for (int r = 0; r < mrows; ++r) {
+            float *o = c + (size_t)r * ldc + p0;
+            for (int p = 0; p < np; ++p) o[p] = add ? o[p] + acc[r][p] : acc[r][p];
+        }
+    }
+}
+PYDN_SIMD_FMA(gemm_portable,
+              (const float *w, const float *b, int ldb, int K, int n, float *c, int ldc,
+               int mrows, int add, const float *pf),
+              (w, b, ldb, K, n, c, ldc, mrows, add, pf))
+
+const pydn_kernel_set pydn_kernels_portable = {
+    .name = "portable",
+    .level = PYDN_LEVEL_PORTABLE,
+    .product = product_portable,
+    .gemm = gemm_portable,
+};
+#if PYDN_X86_SIMD /* until kernel_avx2.c: these loops compiled for AVX2 + FMA */
+const pydn_kernel_set pydn_kernels_avx2 = {
+    .name = "avx2",
+    .level = PYDN_LEVEL_AVX2,
+    .product = product_portable_l3,
+    .gemm = gemm_portable_l3,
+};
+#endif
