@@ -55,6 +55,8 @@ static int cpu_level(void)
     int avx512 = (b >> 16) & (b >> 17) & (b >> 28) & (b >> 30) & (b >> 31) & 1;
     return avx512 && (lo & 0xe0) == 0xe0 ? PYDN_LEVEL_AVX512 : PYDN_LEVEL_AVX2;
 }
+#elif defined(__aarch64__) && !defined(PYDN_PORTABLE)
+static int cpu_level(void) { return PYDN_LEVEL_NEON; } /* every aarch64 CPU has it */
 #else
 static int cpu_level(void) { return PYDN_LEVEL_PORTABLE; }
 #endif
@@ -94,6 +96,9 @@ static const pydn_kernel_set *const sets[] = {
 #if PYDN_X86_SIMD
     &pydn_kernels_avx512,
     &pydn_kernels_avx2,
+#endif
+#if defined(__aarch64__) && !defined(PYDN_PORTABLE)
+    &pydn_kernels_neon,
 #endif
     &pydn_kernels_portable,
 };

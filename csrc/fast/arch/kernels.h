@@ -35,6 +35,7 @@ typedef struct {
     int (*store_tile4)(const float *x, int ld, int nk, float *out, int wd, size_t plane);
 } pydn_kernel_set;
 
-extern const pydn_kernel_set pydn_kernels_avx512, pydn_kernels_avx2, pydn_kernels_portable;
+extern const pydn_kernel_set pydn_kernels_avx512, pydn_kernels_avx2, pydn_kernels_neon,
+    pydn_kernels_portable;
 
 #endif /* PYDN_FAST_ARCH_KERNELS_H */

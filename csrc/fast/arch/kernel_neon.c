@@ -1,0 +1,183 @@
+/*
+ * csrc/fast/arch/kernel_neon.c - the microkernels for aarch64's Advanced SIMD (NEON:
+ * 32 registers of 4 floats, in every aarch64 CPU), written with intrinsics (see
+ * arch/kernels.h for what each one computes).
+ *
+ * The GEMM: 8 filters x 12 pixels in 24 accumulators, as OpenBLAS's and BLIS's ARMv8
+ * sgemm kernels hold them.  Per row k of B: three vector loads of pixels, two of the
+ * panel's 8 weights, 24 FMAs by lane (FMLA v.4s, v.4s, v.s[i]: a weight is never
+ * broadcast to a register of its own); a call's n <= 48 pixels are four such blocks
+ * over the same panel (in L1 after the first), the last 1 to 3 pixels loaded and stored
+ * lane by lane.
+ * The Winograd product: up to 6 tiles x 16 filters in 24 accumulators, per channel four
+ * vector loads of weights and one load-and-broadcast (LD1R) of each tile's value; the
+ * PYDN_FB = 32 filters are two such halves, 12 tiles two groups of (even) tile counts.
+ * F(4x4) output tiles go to their planes 4 filters at a time, through 4 x 4 transposes.
+ *
+ * Each output value is one sum over k (or c) in order, one FMA each, as in the other
+ * ISAs' kernels, so results do not depend on the thread count.
+ */
+#if defined(__aarch64__) && !defined(PYDN_PORTABLE)
+#include <arm_neon.h>
+
+#include "arch/kernels.h"
+#include "fast.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* The first `n` (1 to 3) floats of p into a vector, or from one: lane by lane. */
+INLINE float32x4_t load_part(const float *p, int n)
+{
+    float32x4_t x = vld1q_lane_f32(p, vdupq_n_f32(0.f), 0);
+    if (n > 1) x = vld1q_lane_f32(p + 1, x, 1);
+    if (n > 2) x = vld1q_lane_f32(p + 2, x, 2);
+    return x;
+}
+INLINE void store_part(float *p, float32x4_t x, int n)
+{
+    vst1q_lane_f32(p, x, 0);
+    if (n > 1) vst1q_lane_f32(p + 1, x, 1);
+    if (n > 2) vst1q_lane_f32(p + 2, x, 2);
+}
+
+/* One block of the GEMM: 8 filters x NV (a constant after inlining) vectors of pixels;
+ * the last vector holds `last` (1 to 4) pixels. */
+INLINE void gemm_block(const float *w, const float *b, int ldb, int K, int NV, int last,
+                       float *c, int ldc, int mrows, int add, const float *pf)
+{
+    float32x4_t acc[PYDN_MR][3];
+    for (int r = 0; r < PYDN_MR; ++r)
+        for (int v = 0; v < NV; ++v) acc[r][v] = vdupq_n_f32(0.f);
+    for (int k = 0; k < K; ++k) {
+        const float *row = b + (size_t)k * ldb;
+        if (pf && !(k & 1)) __builtin_prefetch(pf + (size_t)k * PYDN_MR);
+        float32x4_t x[3], w0 = vld1q_f32(w + (size_t)k * PYDN_MR),
+                          w1 = vld1q_f32(w + (size_t)k * PYDN_MR + 4);
+        for (int v = 0; v < NV; ++v)
+            x[v] = v < NV - 1 || last == 4 ? vld1q_f32(row + 4 * v) : load_part(row + 4 * v, last);
+        for (int v = 0; v < NV; ++v) { /* lane numbers must be literals */
+            acc[0][v] = vfmaq_laneq_f32(acc[0][v], x[v], w0, 0);
+            acc[1][v] = vfmaq_laneq_f32(acc[1][v], x[v], w0, 1);
+            acc[2][v] = vfmaq_laneq_f32(acc[2][v], x[v], w0, 2);
+            acc[3][v] = vfmaq_laneq_f32(acc[3][v], x[v], w0, 3);
+            acc[4][v] = vfmaq_laneq_f32(acc[4][v], x[v], w1, 0);
+            acc[5][v] = vfmaq_laneq_f32(acc[5][v], x[v], w1, 1);
+            acc[6][v] = vfmaq_laneq_f32(acc[6][v], x[v], w1, 2);
+            acc[7][v] = vfmaq_laneq_f32(acc[7][v], x[v], w1, 3);
+        }
+    }
+    for (int r = 0; r < mrows; ++r)
+        for (int v = 0; v < NV; ++v) {
+            float *o = c + (size_t)r * ldc + 4 * v;
+            int whole = v < NV - 1 || last == 4;
+            float32x4_t s = acc[r][v];
+            if (add) s = vaddq_f32(s, whole ? vld1q_f32(o) : load_part(o, last));
+            if (whole)
+                vst1q_f32(o, s);
+            else
+                store_part(o, s, last);
+        }
+}
+
+static void gemm_neon(const float *w, const float *b, int ldb, int K, int n, float *c, int ldc,
+                      int mrows, int add, const float *pf)
+{
+    int p = 0;
+    for (; n - p >= 12; p += 12, pf = NULL) /* the next panel: fetched by the first block */
+        gemm_block(w, b + p, ldb, K, 3, 4, c + p, ldc, mrows, add, pf);
+    int rest = n - p, last = rest & 3 ? rest & 3 : 4;
+    if (rest > 8)
+        gemm_block(w, b + p, ldb, K, 3, last, c + p, ldc, mrows, add, pf);
+    else if (rest > 4)
+        gemm_block(w, b + p, ldb, K, 2, last, c + p, ldc, mrows, add, pf);
+    else if (rest > 0)
+        gemm_block(w, b + p, ldb, K, 1, last, c + p, ldc, mrows, add, pf);
+}
+
+/* The Winograd product for NT (a constant after inlining) tiles x 16 filters, f0 the
+ * first filter; while it runs, prefetches npf rows of PYDN_FB floats from pf. */
+INLINE void product_block(const float *u, const float *v, int C, int nt, int NT, int f0,
+                          float *out, int ldo, int add, const float *pf, int npf)
+{
+    float32x4_t acc[6][4];
+    for (int t = 0; t < NT; ++t)
+        for (int q = 0; q < 4; ++q) acc[t][q] = vdupq_n_f32(0.f);
+    for (int c = 0; c < C; ++c) {
+        const float *wc = u + (size_t)c * PYDN_FB + f0, *xc = v + (size_t)c * nt;
+        if (c < npf) {
+            __builtin_prefetch(pf + (size_t)c * PYDN_FB);
+            __builtin_prefetch(pf + (size_t)c * PYDN_FB + 16);
+        }
+        float32x4_t w[4] = {vld1q_f32(wc), vld1q_f32(wc + 4), vld1q_f32(wc + 8),
+                            vld1q_f32(wc + 12)};
+        for (int t = 0; t < NT; ++t) {
+            float32x4_t x = vld1q_dup_f32(xc + t);
+            for (int q = 0; q < 4; ++q) acc[t][q] = vfmaq_f32(acc[t][q], x, w[q]);
+        }
+    }
+    for (int t = 0; t < NT; ++t)
+        for (int q = 0; q < 4; ++q) {
+            float *o = out + (size_t)t * ldo + f0 + 4 * q;
+            vst1q_f32(o, add ? vaddq_f32(acc[t][q], vld1q_f32(o)) : acc[t][q]);
+        }
+}
+
+/* A group of n (1 to 6) tiles starting at tile t0: both halves of the filters. */
+#define CASE(N)                                                                            \
+    case N:                                                                                \
+        product_block(u, v + t0, C, nt, N, 0, out, ldo, add, pf, npf);                     \
+        product_block(u, v + t0, C, nt, N, 16, out, ldo, add, NULL, 0);                    \
+        break;
+static void product_group(const float *u, const float *v, int C, int nt, int t0, int n,
+                          float *out, int ldo, int add, const float *pf, int npf)
+{
+    out += (size_t)t0 * ldo;
+    switch (n) {
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6)
+    }
+}
+#undef CASE
+
+static void product_neon(const float *u, const float *v, int C, int nt, float *out, int ldo,
+                         int add, const float *pf, int npf)
+{
+    int groups = (nt + 5) / 6; /* of even sizes: 8 tiles are 4 + 4, not 6 + 2 */
+    for (int g = 0; g < groups; ++g) {
+        int t0 = nt * g / groups, t1 = nt * (g + 1) / groups;
+        product_group(u, v, C, nt, t0, t1 - t0, out, ldo, add, g ? NULL : pf, g ? 0 : npf);
+    }
+}
+
+/* An F(4x4) output tile, x[pixel][filter] (16 pixels, rows ld apart): filters by 4,
+ * each output row (4 pixels) of each filter one store, through a 4 x 4 transpose. */
+static int store_tile4_neon(const float *x, int ld, int nk, float *out, int wd, size_t plane)
+{
+    int f = 0;
+    for (; f + 4 <= nk; f += 4)
+        for (int j = 0; j < 4; ++j) { /* output row j: pixels 4j .. 4j + 3 */
+            const float *s = x + (size_t)4 * j * ld + f;
+            float32x4_t p0 = vld1q_f32(s), p1 = vld1q_f32(s + ld), p2 = vld1q_f32(s + 2 * ld),
+                        p3 = vld1q_f32(s + 3 * ld);
+            float32x4_t a = vtrn1q_f32(p0, p1), b = vtrn2q_f32(p0, p1);
+            float32x4_t c = vtrn1q_f32(p2, p3), d = vtrn2q_f32(p2, p3);
+            float *o = out + (size_t)f * plane + (size_t)j * wd;
+            vst1q_f32(o, vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(a),
+                                                          vreinterpretq_f64_f32(c))));
+            vst1q_f32(o + plane, vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(b),
+                                                                  vreinterpretq_f64_f32(d))));
+            vst1q_f32(o + 2 * plane, vreinterpretq_f32_f64(vtrn2q_f64(
+                                         vreinterpretq_f64_f32(a), vreinterpretq_f64_f32(c))));
+            vst1q_f32(o + 3 * plane, vreinterpretq_f32_f64(vtrn2q_f64(
+                                         vreinterpretq_f64_f32(b), vreinterpretq_f64_f32(d))));
+        }
+    return f;
+}
+
+const pydn_kernel_set pydn_kernels_neon = {
+    .name = "neon",
+    .level = PYDN_LEVEL_NEON,
+    .product = product_neon,
+    .gemm = gemm_neon,
+    .store_tile4 = store_tile4_neon,
+};
+#endif
