@@ -93,6 +93,14 @@ void pydn_fast_restore(network *net);
 
 int pydn_fast_build(void);        /* 1 when built with DARKNET_FAST */
 const char *pydn_kernel_name(void); /* its kernels: "avx512", "avx2", "neon", "portable" */
+/* Those kernels' microkernels called alone (csrc/fast/arch/kernels.h says what each
+ * computes; no prefetching), for tests/test_microkernels.py; 0, or -1 without
+ * DARKNET_FAST.  store_tile4 returns how many filters it stored. */
+int pydn_kernel_gemm(const float *w, const float *b, int ldb, int K, int n, float *c, int ldc,
+                     int mrows, int add);
+int pydn_kernel_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
+                        int add);
+int pydn_kernel_store_tile4(const float *x, int ld, int nk, float *out, int wd, long plane);
 int pydn_set_threads(int n);      /* n <= 0: the default; returns the count */
 int pydn_get_threads(void);
 /* Per-layer timing of pydn_forward (DARKNET_FAST): switch on/off (returns the old

@@ -9,7 +9,9 @@ under Debian's qemu-aarch64 and does, emulated:
    downloaded by this machine's pip for manylinux aarch64);
 2. ``pydarknet detect dog.jpg`` with yolov3-tiny: the lines must be those of
    ``./darknet detect`` (Debian's original program, on this x86-64 machine);
-3. the kernel tests of test_packed_kernels.py (a small network of every kind of
+3. the microkernels' check of test_microkernels.py (every edge size against numpy),
+   NEON and portable;
+4. the kernel tests of test_packed_kernels.py (a small network of every kind of
    convolution the packed GEMM runs, and one of Winograd layers of each tile size)
    with the NEON kernels, the portable loops (``PYDN_KERNEL=portable``) and OpenBLAS
    (``PYDN_GEMM=openblas``), each against upstream's layers in the same process.
@@ -30,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import reference
+from test_microkernels import run_check
 from test_packed_kernels import GEMM_CFG
 from test_wheels import TOOLS_PYTHON, auditwheel_show, build
 from test_winograd import WINO_CFG, run_modes
@@ -157,3 +160,8 @@ def test_neon_winograd_kernel_computes_what_upstream_computes_under_qemu(
         assert not np.array_equal(results[m][0], results["0"][0]), m
         assert not np.array_equal(results[f"portable{m}"][0], results["0"][0]), m
     assert_kernels_picked(venv, {m: modes[m] for m in ("2", "portable2")})
+
+
+@pytest.mark.parametrize("level", ["neon", "portable"])
+def test_microkernels_at_every_edge_size_under_qemu(venv: Path, level: str) -> None:
+    assert run_check(emulated(venv), level)[:2] == ["ok", level]

@@ -117,6 +117,24 @@ static const pydn_kernel_set *kernels(void)
 
 const char *pydn_kernel_name(void) { return kernels()->name; }
 
+/* The microkernels alone (pydn.h; tests/test_microkernels.py). */
+int pydn_kernel_gemm(const float *w, const float *b, int ldb, int K, int n, float *c, int ldc,
+                     int mrows, int add)
+{
+    kernels()->gemm(w, b, ldb, K, n, c, ldc, mrows, add, NULL);
+    return 0;
+}
+int pydn_kernel_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
+                        int add)
+{
+    kernels()->product(u, v, C, nt, out, ldo, add, NULL, 0);
+    return 0;
+}
+int pydn_kernel_store_tile4(const float *x, int ld, int nk, float *out, int wd, long plane)
+{
+    return pydn_store_tile4(x, ld, nk, out, wd, (size_t)plane);
+}
+
 void pydn_packed_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
                          int add, const float *pf, int npf)
 {
