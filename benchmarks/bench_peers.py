@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import re
 import shutil
 import statistics
@@ -47,7 +48,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DEBIAN_LIB = "/usr/lib/darknet/libdarknet.so"
-ENGINES = ("pydarknet", "onnxruntime", "openvino", "opencv", "upstream")
+# pydarknet-avx2: this build with PYDN_KERNEL=avx2 (its AVX2 kernels, on an AVX-512 CPU too)
+ENGINES = ("pydarknet", "pydarknet-avx2", "onnxruntime", "openvino", "opencv", "upstream")
 sys.path.insert(0, str(HERE))  # engines/
 sys.path.insert(0, str(REPO / "tests"))  # helpers/: comparing detections, seeded weights
 
@@ -88,9 +90,9 @@ def wait_idle(limit: float, timeout: float) -> float:
     return load
 
 
-def probe(name: str, threads: int) -> float | None:
-    """What ``name``.c (fma_peak: GFLOP/s, read_bandwidth: GB/s) measures on ``threads``
-    threads (None without a C compiler)."""
+def probe(name: str, threads: int, *extra: str) -> float | None:
+    """What ``name``.c (fma_peak: GFLOP/s, of the ISA in ``extra`` or the widest;
+    read_bandwidth: GB/s) measures on ``threads`` threads (None without a C compiler)."""
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         return None
@@ -98,7 +100,8 @@ def probe(name: str, threads: int) -> float | None:
         exe = Path(tmp) / name
         subprocess.run([cc, "-O2", "-march=native", "-pthread", str(HERE / f"{name}.c"),
                         "-o", str(exe)], check=True)  # fmt: skip
-        out = subprocess.run([str(exe), str(threads)], check=True, capture_output=True, text=True)
+        out = subprocess.run([str(exe), str(threads), *extra], check=True, capture_output=True,
+                             text=True)  # fmt: skip
     return float(out.stdout)
 
 
@@ -226,7 +229,7 @@ def as_labels(dets: list) -> list:  # type: ignore[type-arg]
 
 
 def bench_net(name: str, settings: dict, engines: list[str], args: argparse.Namespace,
-              peak: float | None) -> None:  # type: ignore[type-arg]  # fmt: skip
+              peaks: dict[str, float | None]) -> None:  # type: ignore[type-arg]  # fmt: skip
     pythons = {e: sys.executable for e in engines}
     if "opencv" in engines:
         pythons["opencv"] = opencv_python(args)
@@ -241,7 +244,7 @@ def bench_net(name: str, settings: dict, engines: list[str], args: argparse.Name
         print(f"\n{name} {settings['netw']}x{settings['neth']}, thresh {settings['thresh']:.4g}"
               f"{extra}, {settings['flops'] / 1e9:.2f} GFLOPs a forward pass")  # fmt: skip
         for e, w in workers.items():
-            print(f"  {e:12s} {w.describe}")
+            print(f"  {e:14s} {w.describe}")
         want = as_labels(workers["pydarknet"].ask("dets")["dets"])
         print(f"  pydarknet: {len(want)} detections")
         for e in list(workers):
@@ -253,7 +256,7 @@ def bench_net(name: str, settings: dict, engines: list[str], args: argparse.Name
                 continue
             bad = mismatches(got, want, settings["thresh"])
             status = "same detections" if not bad else f"DIFFERENT, not timed: {bad[:3]}"
-            print(f"  {e:12s} {len(got):3d} detections: {status}")
+            print(f"  {e:14s} {len(got):3d} detections: {status}")
             if bad:
                 workers.pop(e).close()
         for w in workers.values():  # warm-up
@@ -275,7 +278,7 @@ def bench_net(name: str, settings: dict, engines: list[str], args: argparse.Name
                 steady[e].append(workers[e].ask("detect"))
         print(f"\n  medians of {args.rounds} interleaved rounds, {args.threads} threads each, "
               f"whole job after a {args.pause:g} s pause and back to back:")  # fmt: skip
-        print(f"  {'engine':12s} {'paused':>9s} {'b2b':>9s} {'forward':>9s} {'GFLOP/s':>8s} "
+        print(f"  {'engine':14s} {'paused':>9s} {'b2b':>9s} {'forward':>9s} {'GFLOP/s':>8s} "
               f"{'of peak':>8s} {'pydarknet/engine':>17s}")  # fmt: skip
 
         def median(runs: list[dict[str, float]], key: str) -> float:
@@ -286,9 +289,10 @@ def bench_net(name: str, settings: dict, engines: list[str], args: argparse.Name
             med = [median(paused[e], "total"), median(steady[e], "total")]
             fwd = median(steady[e], "forward")
             gflops = settings["flops"] / fwd / 1e9
+            peak = peaks.get(e, peaks["native"])  # the engine's ISA's peak
             share = f"{100 * gflops / peak:7.0f}%" if peak else "     n/a"
             ratios = f"{base[0] / med[0]:.2f} / {base[1] / med[1]:.2f}"
-            print(f"  {e:12s} {med[0] * 1e3:6.1f} ms {med[1] * 1e3:6.1f} ms {fwd * 1e3:6.1f} ms "
+            print(f"  {e:14s} {med[0] * 1e3:6.1f} ms {med[1] * 1e3:6.1f} ms {fwd * 1e3:6.1f} ms "
                   f"{gflops:8.1f} {share} {ratios:>17s}")  # fmt: skip
     finally:
         for w in workers.values():
@@ -300,13 +304,18 @@ def main() -> int:
     engines = [e for e in args.engines.split(",") if e]
     if "pydarknet" not in engines:
         engines.insert(0, "pydarknet")
+    if platform.machine() != "x86_64" and "pydarknet-avx2" in engines:
+        engines.remove("pydarknet-avx2")
     print(f"load average {os.getloadavg()[0]:.2f}; waiting below {args.idle_load}", flush=True)
     load = wait_idle(args.idle_load, args.idle_timeout)
     busy = load >= args.idle_load
     print(f"load average {load:.2f}" + (": MEASURED UNDER LOAD" if busy else ": idle"))
-    peak = probe("fma_peak", args.threads)
-    print(f"fp32 FMA peak (fma_peak.c, {args.threads} threads): "
-          + (f"{peak:.1f} GFLOP/s" if peak else "n/a (no C compiler)"))  # fmt: skip
+    peaks = {"native": probe("fma_peak", args.threads)}
+    if "pydarknet-avx2" in engines:
+        peaks["pydarknet-avx2"] = probe("fma_peak", args.threads, "avx2")
+    for isa, peak in peaks.items():
+        print(f"fp32 FMA peak (fma_peak.c, {args.threads} threads, {isa.split('-')[-1]}): "
+              + (f"{peak:.1f} GFLOP/s" if peak else "n/a (no C compiler)"))  # fmt: skip
     bandwidth = probe("read_bandwidth", args.threads)
     print(f"memory read bandwidth (read_bandwidth.c, {args.threads} threads): "
           + (f"{bandwidth:.1f} GB/s" if bandwidth else "n/a"))  # fmt: skip
@@ -320,7 +329,7 @@ def main() -> int:
         for name in args.nets.split(","):
             settings = prepare(name, Path(tmp), bgr)
             settings.update(threads=args.threads, image=args.image, upstream=upstream)
-            bench_net(name, settings, engines, args, peak)
+            bench_net(name, settings, engines, args, peaks)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f}"
           + ("" if args.rounds >= 31 else f"; only {args.rounds} rounds: a smoke run"))  # fmt: skip
     return 0

@@ -34,7 +34,7 @@ message(STATUS "pydarknet: DARKNET_FAST with OpenBLAS from ${OPENBLAS_LIB_DIR}")
 set(FAST_SOURCES csrc/fast/gemm.c csrc/fast/conv.c csrc/fast/layers.c csrc/fast/network.c
                  csrc/fast/pool.c csrc/fast/winograd.c csrc/fast/winograd_sides.c
                  csrc/fast/kernel.c csrc/fast/arch/kernel_avx512.c
-                 csrc/fast/arch/kernel_portable.c
+                 csrc/fast/arch/kernel_avx2.c csrc/fast/arch/kernel_portable.c
                  csrc/fast/arch/kernel_neon.c)
 target_sources(darknet PRIVATE ${FAST_SOURCES})
 target_include_directories(darknet PRIVATE csrc/fast "${OPENBLAS_INCLUDE_DIR}")

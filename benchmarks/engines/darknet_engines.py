@@ -27,7 +27,7 @@ class Pydarknet:
     def describe(self) -> str:
         fast = self.cpu.fast_build()
         return f"pydarknet {self.pydarknet.__version__} (DARKNET_FAST={int(fast)}, " \
-               f"{self.cpu.get_num_threads()} threads)"  # fmt: skip
+               f"{self.cpu.kernels()} kernels, {self.cpu.get_num_threads()} threads)"  # fmt: skip
 
     def detect(self) -> tuple[Dets, float]:
         found = self.pydarknet.detect_image(self.net, self.meta, self.bgr, self.thresh,
@@ -110,4 +110,4 @@ class Upstream:
         return res, forward
 
 
-ENGINES = {"pydarknet": Pydarknet, "upstream": Upstream}
+ENGINES = {"pydarknet": Pydarknet, "pydarknet-avx2": Pydarknet, "upstream": Upstream}

@@ -26,7 +26,9 @@ def main() -> int:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
 
-    if engine_name in ("pydarknet", "upstream"):
+    if engine_name == "pydarknet-avx2":  # the AVX2 kernels, on an AVX-512 CPU too
+        os.environ["PYDN_KERNEL"] = "avx2"
+    if engine_name in ("pydarknet", "pydarknet-avx2", "upstream"):
         import darknet_engines as engines
     else:
         import peer_engines as engines  # type: ignore[no-redef]

@@ -1,8 +1,7 @@
 /*
  * csrc/fast/arch/kernel_portable.c - the portable microkernels: plain C loops that the
  * compiler vectorizes, for CPUs with no kernels of their own (see arch/kernels.h), and
- * PYDN_KERNEL=portable (tests: what such CPUs run).  Compiled for baseline x86-64 and,
- * picked at run time, for AVX2 + FMA and AVX-512 (arch.h).
+ * PYDN_KERNEL=portable (tests: what such CPUs run).
  */
 #include <string.h>
 
@@ -11,8 +10,8 @@
 
 /* The Winograd product: 4 tiles x 32 filters at a time. */
 #define PT 4
-PYDN_BODY void product_portable_body(const float *u, const float *v, int C, int nt, float *out,
-                                     int ldo, int add, const float *pf, int npf)
+static void product_portable(const float *u, const float *v, int C, int nt, float *out,
+                             int ldo, int add, const float *pf, int npf)
 {
     for (int t0 = 0; t0 < nt; t0 += PT) {
         int n = nt - t0 < PT ? nt - t0 : PT;
@@ -30,14 +29,10 @@ PYDN_BODY void product_portable_body(const float *u, const float *v, int C, int 
         }
     }
 }
-PYDN_SIMD_FMA(product_portable,
-              (const float *u, const float *v, int C, int nt, float *out, int ldo, int add,
-               const float *pf, int npf),
-              (u, v, C, nt, out, ldo, add, pf, npf))
 
 /* The GEMM: 8 filters x up to 48 pixels, 16 at a time. */
-PYDN_BODY void gemm_portable_body(const float *w, const float *b, int ldb, int K, int n,
-                                  float *c, int ldc, int mrows, int add, const float *pf)
+static void gemm_portable(const float *w, const float *b, int ldb, int K, int n, float *c,
+                          int ldc, int mrows, int add, const float *pf)
 {
     for (int p0 = 0; p0 < n; p0 += 16) {
         int np = n - p0 < 16 ? n - p0 : 16;
@@ -55,10 +50,6 @@ PYDN_BODY void gemm_portable_body(const float *w, const float *b, int ldb, int K
         }
     }
 }
-PYDN_SIMD_FMA(gemm_portable,
-              (const float *w, const float *b, int ldb, int K, int n, float *c, int ldc,
-               int mrows, int add, const float *pf),
-              (w, b, ldb, K, n, c, ldc, mrows, add, pf))
 
 const pydn_kernel_set pydn_kernels_portable = {
     .name = "portable",
@@ -66,11 +57,3 @@ const pydn_kernel_set pydn_kernels_portable = {
     .product = product_portable,
     .gemm = gemm_portable,
 };
-#if PYDN_X86_SIMD /* until kernel_avx2.c: these loops compiled for AVX2 + FMA */
-const pydn_kernel_set pydn_kernels_avx2 = {
-    .name = "avx2",
-    .level = PYDN_LEVEL_AVX2,
-    .product = product_portable_l3,
-    .gemm = gemm_portable_l3,
-};
-#endif
