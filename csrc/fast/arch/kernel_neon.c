@@ -10,8 +10,10 @@
  * over the same panel (in L1 after the first), the last 1 to 3 pixels loaded and stored
  * lane by lane.
  * The Winograd product: up to 6 tiles x 16 filters in 24 accumulators, per channel four
- * vector loads of weights and one load-and-broadcast (LD1R) of each tile's value; the
- * PYDN_FB = 32 filters are two such halves, 12 tiles two groups of (even) tile counts.
+ * vector loads of weights and the tiles' values in two registers, FMAs by lane (with a
+ * load-and-broadcast per tile, GCC 12 loaded all six first and spilled accumulators at
+ * every channel); the PYDN_FB = 32 filters are two such halves, 12 tiles two groups of
+ * (even) tile counts.
  * F(4x4) output tiles go to their planes 4 filters at a time, through 4 x 4 transposes.
  *
  * Each output value is one sum over k (or c) in order, one FMA each, as in the other
@@ -25,19 +27,13 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* The first `n` (1 to 3) floats of p into a vector, or from one: lane by lane. */
+/* The first `n` (1 to 3) floats of p into a vector, lane by lane. */
 INLINE float32x4_t load_part(const float *p, int n)
 {
     float32x4_t x = vld1q_lane_f32(p, vdupq_n_f32(0.f), 0);
     if (n > 1) x = vld1q_lane_f32(p + 1, x, 1);
     if (n > 2) x = vld1q_lane_f32(p + 2, x, 2);
     return x;
-}
-INLINE void store_part(float *p, float32x4_t x, int n)
-{
-    vst1q_lane_f32(p, x, 0);
-    if (n > 1) vst1q_lane_f32(p + 1, x, 1);
-    if (n > 2) vst1q_lane_f32(p + 2, x, 2);
 }
 
 /* One block of the GEMM: 8 filters x NV (a constant after inlining) vectors of pixels;
@@ -46,15 +42,19 @@ INLINE void gemm_block(const float *w, const float *b, int ldb, int K, int NV, i
                        float *c, int ldc, int mrows, int add, const float *pf)
 {
     float32x4_t acc[PYDN_MR][3];
+#pragma GCC unroll 8
     for (int r = 0; r < PYDN_MR; ++r)
+#pragma GCC unroll 3
         for (int v = 0; v < NV; ++v) acc[r][v] = vdupq_n_f32(0.f);
     for (int k = 0; k < K; ++k) {
         const float *row = b + (size_t)k * ldb;
         if (pf && !(k & 1)) __builtin_prefetch(pf + (size_t)k * PYDN_MR);
         float32x4_t x[3], w0 = vld1q_f32(w + (size_t)k * PYDN_MR),
                           w1 = vld1q_f32(w + (size_t)k * PYDN_MR + 4);
+#pragma GCC unroll 3
         for (int v = 0; v < NV; ++v)
             x[v] = v < NV - 1 || last == 4 ? vld1q_f32(row + 4 * v) : load_part(row + 4 * v, last);
+#pragma GCC unroll 3
         for (int v = 0; v < NV; ++v) { /* lane numbers must be literals */
             acc[0][v] = vfmaq_laneq_f32(acc[0][v], x[v], w0, 0);
             acc[1][v] = vfmaq_laneq_f32(acc[1][v], x[v], w0, 1);
@@ -66,17 +66,18 @@ INLINE void gemm_block(const float *w, const float *b, int ldb, int K, int NV, i
             acc[7][v] = vfmaq_laneq_f32(acc[7][v], x[v], w1, 3);
         }
     }
-    for (int r = 0; r < mrows; ++r)
-        for (int v = 0; v < NV; ++v) {
-            float *o = c + (size_t)r * ldc + 4 * v;
-            int whole = v < NV - 1 || last == 4;
-            float32x4_t s = acc[r][v];
-            if (add) s = vaddq_f32(s, whole ? vld1q_f32(o) : load_part(o, last));
-            if (whole)
-                vst1q_f32(o, s);
-            else
-                store_part(o, s, last);
-        }
+    /* Through a buffer, with constant indices: indexed by mrows (known at run time
+     * only), GCC 12 kept acc in memory and stored all 24 at every k. */
+    float sums[PYDN_MR][12];
+#pragma GCC unroll 8
+    for (int r = 0; r < PYDN_MR; ++r)
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; ++v) vst1q_f32(sums[r] + 4 * v, acc[r][v]);
+    int np = 4 * (NV - 1) + last;
+    for (int r = 0; r < mrows; ++r) {
+        float *o = c + (size_t)r * ldc;
+        for (int p = 0; p < np; ++p) o[p] = add ? o[p] + sums[r][p] : sums[r][p];
+    }
 }
 
 static void gemm_neon(const float *w, const float *b, int ldb, int K, int n, float *c, int ldc,
@@ -100,7 +101,9 @@ INLINE void product_block(const float *u, const float *v, int C, int nt, int NT,
                           float *out, int ldo, int add, const float *pf, int npf)
 {
     float32x4_t acc[6][4];
+#pragma GCC unroll 6
     for (int t = 0; t < NT; ++t)
+#pragma GCC unroll 4
         for (int q = 0; q < 4; ++q) acc[t][q] = vdupq_n_f32(0.f);
     for (int c = 0; c < C; ++c) {
         const float *wc = u + (size_t)c * PYDN_FB + f0, *xc = v + (size_t)c * nt;
@@ -110,12 +113,23 @@ INLINE void product_block(const float *u, const float *v, int C, int nt, int NT,
         }
         float32x4_t w[4] = {vld1q_f32(wc), vld1q_f32(wc + 4), vld1q_f32(wc + 8),
                             vld1q_f32(wc + 12)};
-        for (int t = 0; t < NT; ++t) {
-            float32x4_t x = vld1q_dup_f32(xc + t);
-            for (int q = 0; q < 4; ++q) acc[t][q] = vfmaq_f32(acc[t][q], x, w[q]);
-        }
+        /* the tiles' values in two registers, used by lane (no read past the row) */
+        float32x4_t x0 = NT >= 4 ? vld1q_f32(xc) : load_part(xc, NT), x1 = vdupq_n_f32(0.f);
+        if (NT == 6) x1 = vcombine_f32(vld1_f32(xc + 4), vdup_n_f32(0.f));
+        if (NT == 5) x1 = vld1q_lane_f32(xc + 4, x1, 0);
+#define TILE(t, x, lane)                                                                   \
+    if (t < NT) {                                                                          \
+        acc[t][0] = vfmaq_laneq_f32(acc[t][0], w[0], x, lane);                             \
+        acc[t][1] = vfmaq_laneq_f32(acc[t][1], w[1], x, lane);                             \
+        acc[t][2] = vfmaq_laneq_f32(acc[t][2], w[2], x, lane);                             \
+        acc[t][3] = vfmaq_laneq_f32(acc[t][3], w[3], x, lane);                             \
     }
+        TILE(0, x0, 0) TILE(1, x0, 1) TILE(2, x0, 2) TILE(3, x0, 3) TILE(4, x1, 0) TILE(5, x1, 1)
+#undef TILE
+    }
+#pragma GCC unroll 6 /* all of it: a loop over acc kept it in memory (GCC 12) */
     for (int t = 0; t < NT; ++t)
+#pragma GCC unroll 4
         for (int q = 0; q < 4; ++q) {
             float *o = out + (size_t)t * ldo + f0 + 4 * q;
             vst1q_f32(o, add ? vaddq_f32(acc[t][q], vld1q_f32(o)) : acc[t][q]);
