@@ -7,8 +7,8 @@
  * sgemm kernels hold them.  Per row k of B: three vector loads of pixels, two of the
  * panel's 8 weights, 24 FMAs by lane (FMLA v.4s, v.4s, v.s[i]: a weight is never
  * broadcast to a register of its own); a call's n <= 48 pixels are four such blocks
- * over the same panel (in L1 after the first), the last 1 to 3 pixels loaded and stored
- * lane by lane.
+ * over the same panel (in L1 after the first), the last 1 to 3 pixels loaded lane by
+ * lane; the sums leave through a small buffer.
  * The Winograd product: up to 6 tiles x 16 filters in 24 accumulators, per channel four
  * vector loads of weights and the tiles' values in two registers, FMAs by lane (with a
  * load-and-broadcast per tile, GCC 12 loaded all six first and spilled accumulators at
