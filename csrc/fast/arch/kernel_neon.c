@@ -66,8 +66,18 @@ INLINE void gemm_block(const float *w, const float *b, int ldb, int K, int NV, i
             acc[7][v] = vfmaq_laneq_f32(acc[7][v], x[v], w1, 3);
         }
     }
-    /* Through a buffer, with constant indices: indexed by mrows (known at run time
-     * only), GCC 12 kept acc in memory and stored all 24 at every k. */
+    if (mrows == PYDN_MR && last == 4) { /* whole vectors, every row */
+#pragma GCC unroll 8
+        for (int r = 0; r < PYDN_MR; ++r)
+#pragma GCC unroll 3
+            for (int v = 0; v < NV; ++v) {
+                float *o = c + (size_t)r * ldc + 4 * v;
+                vst1q_f32(o, add ? vaddq_f32(acc[r][v], vld1q_f32(o)) : acc[r][v]);
+            }
+        return;
+    }
+    /* Else through a buffer, with constant indices: indexed by mrows (known at run
+     * time only), GCC 12 kept acc in memory and stored all 24 at every k. */
     float sums[PYDN_MR][12];
 #pragma GCC unroll 8
     for (int r = 0; r < PYDN_MR; ++r)
