@@ -11,7 +11,11 @@ A contestant is ``name=python[:VAR=value:...]``.  Prints medians of wall time an
 process CPU time per detection (CPU time is the steadier one on a busy machine; with
 ``--threads 1`` it is the work itself) and their ratios to the first contestant.
 ``--profile`` adds per-layer medians (``PYDN_PROFILE_CPU=1`` in the environment makes
-them CPU times of the calling thread).
+them CPU times of the calling thread), what each layer runs (``cpu.layer_kernels``, each
+contestant's where they differ), and per contestant and kernel the time, the GFLOP/s
+(the direct convolution's FLOPs over the kernel's layers' time: Winograd's can pass
+100%) and their share of the fp32 FMA peak of the kernels' ISA on as many threads
+(``fma_peak.c``; per second of CPU time with ``PYDN_PROFILE_CPU``).
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,6 +35,7 @@ WORKER = r"""
 import json, sys, time
 import pydarknet
 from pydarknet import cpu, models
+from pydarknet._lib import lib
 from pydarknet.images import read_image
 
 model, weights, image, threads, thresh = sys.argv[1:]
@@ -47,6 +54,13 @@ for line in sys.stdin:
         t0, c0 = time.perf_counter(), time.process_time()
         pydarknet.detect_image(net, meta, bgr, thresh=float(thresh))
         print(json.dumps([time.perf_counter() - t0, time.process_time() - c0]), flush=True)
+    elif cmd[0] == "kernels":  # what each layer runs, and its direct-convolution FLOPs
+        with net.locked() as p:
+            flops = [2.0 * l.nweights * l.out_h * l.out_w if l.type == lib.CONVOLUTIONAL
+                     else 0.0 for l in p.layers[0:p.n]]
+        ran = (cpu.layer_kernels(net) if hasattr(cpu, "layer_kernels")  # older builds: "conv"
+               else ["conv" if f else "" for f in flops])
+        print(json.dumps([cpu.kernels(), ran, flops]), flush=True)
     else:
         print(json.dumps(cpu.profile_layers(net, bgr, int(cmd[1]))), flush=True)
 """
@@ -90,6 +104,45 @@ class Worker:
         self.proc.wait()
 
 
+def fma_peak(threads: int, isa: str) -> float | None:
+    """fma_peak.c's GFLOP/s for ``isa`` on ``threads`` threads, per second of CPU time
+    when the profile is (PYDN_PROFILE_CPU); None: no such ISA here, or no C compiler."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None or isa == "portable":
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = Path(tmp) / "fma_peak"
+        subprocess.run([cc, "-O2", "-march=native", "-pthread", str(REPO / "benchmarks" /
+                        "fma_peak.c"), "-o", str(exe)], check=True)  # fmt: skip
+        cpu = ["cpu"] if os.environ.get("PYDN_PROFILE_CPU") else []
+        out = subprocess.run([str(exe), str(threads), isa, *cpu], capture_output=True, text=True)
+    return float(out.stdout) if out.returncode == 0 else None
+
+
+def print_kernels(workers: list[Worker], profiles: dict[str, list[list]], threads: int) -> None:
+    """Per contestant and kernel: time, GFLOP/s (direct-convolution FLOPs) and share of
+    the peak of the contestant's ISA."""
+    peaks: dict[str, float | None] = {}
+    print("contestant   kernel               ms  GFLOP/s  of peak")
+    for w in workers:
+        isa, ran, flops = w.ask("kernels")
+        if isa not in peaks:
+            peaks[isa] = fma_peak(threads, isa)
+        per: dict[str, list[float]] = {}
+        for i, kernel in enumerate(ran):
+            if kernel:
+                sec = statistics.median(run[i][1] for run in profiles[w.name])
+                t = per.setdefault(kernel, [0.0, 0.0])
+                t[0], t[1] = t[0] + sec, t[1] + flops[i]
+        for kernel, (sec, fl) in sorted(per.items()):
+            gflops = fl / sec / 1e9 if sec else 0.0
+            peak = peaks[isa]
+            share = f"{100 * gflops / peak:7.0f}%" if peak else "     n/a"
+            print(f"{w.name:12s} {kernel:16s} {sec * 1e3:8.2f} {gflops:8.1f} {share}")
+    shown = ", ".join(f"{k} {v:.1f}" for k, v in peaks.items() if v)
+    print(f"fp32 FMA peak (fma_peak.c, {threads} threads, GFLOP/s): {shown or 'n/a'}")
+
+
 def main() -> None:
     args = parse_args()
     workers = [Worker(spec, args) for spec in args.builds]
@@ -112,14 +165,17 @@ def main() -> None:
                 profiles[w.name].append(w.ask("profile 5"))
         print("layer kind           " + "".join(f"{w.name:>11s}" for w in workers))
         totals = dict.fromkeys(profiles, 0.0)
+        each = [w.ask("kernels")[1] for w in workers]
+        ran = [" | ".join(dict.fromkeys(k)) for k in zip(*each, strict=True)]
         for i, (kind, _) in enumerate(profiles[first][0]):
             row = f"{i:5d} {kind:15s}"
             for name, runs in profiles.items():
                 sec = statistics.median(run[i][1] for run in runs)
                 totals[name] += sec
                 row += f"{sec * 1e3:11.2f}"
-            print(row)
+            print(row + f"  {ran[i]}")
         print("      sum            " + "".join(f"{t * 1e3:11.2f}" for t in totals.values()))
+        print_kernels(workers, profiles, args.threads)
     for w in workers:
         w.close()
 

@@ -101,6 +101,9 @@ int pydn_kernel_gemm(const float *w, const float *b, int ldb, int K, int n, floa
 int pydn_kernel_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
                         int add);
 int pydn_kernel_store_tile4(const float *x, int ld, int nk, float *out, int wd, long plane);
+/* What conv layer i runs ("winograd4/avx2", "gemm/avx2", "openblas", ...; "" for other
+ * layers) into buf; returns the length (csrc/fast/kernel.c). */
+int pydn_layer_kernel(network *net, int i, char *buf, int cap);
 int pydn_set_threads(int n);      /* n <= 0: the default; returns the count */
 int pydn_get_threads(void);
 /* Per-layer timing of pydn_forward (DARKNET_FAST): switch on/off (returns the old

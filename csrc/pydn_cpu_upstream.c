@@ -3,6 +3,8 @@
  * (csrc/fast/ provides them otherwise): upstream's own forward pass, one thread, no
  * per-layer timing.
  */
+#include <stdio.h>
+
 #include "pydn.h"
 
 void pydn_forward(network *net, float *input) { network_predict(net, input); }
@@ -26,6 +28,10 @@ int pydn_kernel_store_tile4(const float *x, int ld, int nk, float *out, int wd, 
 {
     (void)x, (void)ld, (void)nk, (void)out, (void)wd, (void)plane;
     return -1;
+}
+int pydn_layer_kernel(network *net, int i, char *buf, int cap)
+{
+    return snprintf(buf, cap, "%s", net->layers[i].type == CONVOLUTIONAL ? "upstream" : "");
 }
 int pydn_set_threads(int n) { (void)n; return 1; }
 int pydn_get_threads(void) { return 1; }

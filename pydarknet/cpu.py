@@ -17,7 +17,14 @@ from ._lib import ffi, lib
 from .core import raw_detect_arrays
 from .network import Network
 
-__all__ = ["fast_build", "get_num_threads", "kernels", "profile_layers", "set_num_threads"]
+__all__ = [
+    "fast_build",
+    "get_num_threads",
+    "kernels",
+    "layer_kernels",
+    "profile_layers",
+    "set_num_threads",
+]
 
 
 def fast_build() -> bool:
@@ -33,6 +40,22 @@ def kernels() -> str:
     every x86-64; ``PYDN_KERNEL=<name>`` caps it (read once per process)."""
     name: bytes = ffi.string(lib.pydn_kernel_name())
     return name.decode()
+
+
+def layer_kernels(net: Network) -> list[str]:
+    """What each layer of ``net`` runs, in layer order: for convolutions
+    ``"winograd4/<kernels>"`` (Winograd F(4x4,3x3)), ``"winograd2/<kernels>"``,
+    ``"gemm/<kernels>"`` (the packed GEMM), ``"openblas"`` (OpenBLAS's sgemm: where it is
+    faster than this CPU's kernels, or ``PYDN_GEMM=openblas``) or ``"upstream"``
+    (Darknet's own code); ``""`` for other layers.  ``<kernels>`` is :func:`kernels`."""
+    buf = ffi.new("char[]", 64)
+    with net.locked() as ptr:
+        out = []
+        for i in range(ptr.n):
+            lib.pydn_layer_kernel(ptr, i, buf, len(buf))
+            text: bytes = ffi.string(buf)
+            out.append(text.decode())
+    return out
 
 
 def set_num_threads(n: int | None = None) -> int:

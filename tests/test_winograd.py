@@ -6,6 +6,7 @@ the same network, and with ``PYDN_WINOGRAD=0`` (im2col + sgemm) to show it ran."
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 from test_fast_cpu import needs_fast, toy_network
+
+from pydarknet.cpu import kernels
 
 # 3x3 stride-1 layers of >= 32 channels at 52x52 (fused pool), 26x26, 13x13 and 11x11.
 WINO_CFG = """
@@ -78,16 +81,18 @@ activation=linear
 """
 
 RUN = r"""
-import sys
+import json, sys
 import cv2
 import numpy as np
 import pydarknet
+from pydarknet import cpu
 from pydarknet._lib import ffi, lib
 from pydarknet.images import from_array
 
 cfg, weights, image, out_path = sys.argv[1:]
 im = from_array(cv2.imread(image))
 net = pydarknet.load_net(cfg, weights)
+kernels = cpu.layer_kernels(net)
 outs = []
 for restore in (False, True):
     out = np.empty(net.outputs, np.float32)
@@ -97,13 +102,16 @@ for restore in (False, True):
         assert lib.pydn_classify(ptr, im.cdata(), ffi.from_buffer("float[]", out), net.outputs) == 0
     outs.append(out)
 np.save(out_path, np.stack(outs))
+with open(out_path + ".json", "w") as f:  # what each layer ran (before the restore)
+    json.dump(kernels, f)
 """
 
 
 def run_modes(tmp_path: Path, dog: str, cfg: str, modes: dict[str, dict[str, str]],
               python: tuple[str, ...] = (sys.executable,)) -> dict:  # type: ignore[type-arg]  # fmt: skip
     """Each mode's [fast, upstream] outputs, each mode in its own process of ``python``
-    (another build's: test_wheel_aarch64.py runs an aarch64 one under qemu)."""
+    (another build's: test_wheel_aarch64.py runs an aarch64 one under qemu); what each
+    layer ran: ``ran(tmp_path, mode)``."""
     toy_network(tmp_path, cfg).close()
     results = {}
     for name, env in modes.items():
@@ -113,6 +121,11 @@ def run_modes(tmp_path: Path, dog: str, cfg: str, modes: dict[str, dict[str, str
                        env={**os.environ, **env})  # fmt: skip
         results[name] = np.load(out)
     return results
+
+
+def ran(tmp_path: Path, mode: str) -> list[str]:
+    """``cpu.layer_kernels`` of the network that ran ``mode`` in ``run_modes``."""
+    return json.loads((tmp_path / f"{mode}.npy.json").read_text())  # type: ignore[no-any-return]
 
 
 @needs_fast
@@ -126,4 +139,6 @@ def test_winograd_computes_what_upstream_computes(tmp_path: Path, dog: str) -> N
         np.testing.assert_array_equal(up, upstream)  # upstream's layers, whatever the mode
         np.testing.assert_allclose(fast, upstream, rtol=1e-4, atol=2e-5, err_msg=mode)
     for mode in ("2", "4", ""):  # another algorithm ran: not the im2col result bit for bit
-        assert not np.array_equal(results[mode][0], results["0"][0]), mode
+        winograd = any(k.startswith("winograd") for k in ran(tmp_path, mode))
+        assert winograd == (mode != "" or kernels() != "portable"), mode  # portable: OpenBLAS
+        assert not np.array_equal(results[mode][0], results["0"][0]) or not winograd, mode

@@ -43,6 +43,7 @@ int pydn_kernel_gemm(const float *w, const float *b, int ldb, int K, int n, floa
 int pydn_kernel_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
                         int add);
 int pydn_kernel_store_tile4(const float *x, int ld, int nk, float *out, int wd, long plane);
+int pydn_layer_kernel(network *net, int i, char *buf, int cap);
 int pydn_set_threads(int n);
 int pydn_get_threads(void);
 int pydn_profile(int on);

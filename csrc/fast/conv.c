@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "activations.h"
+#include "arch/kernels.h"
 #include "fast.h"
 
 /* Replaces the inference arithmetic of upstream forward_batchnorm_layer():
@@ -132,7 +133,8 @@ PYDN_SIMD(im2col_part,
           (im, l, ch0, ch1, y0, y1, col, ld))
 
 /* C = W B for filters [m0, m1) (m0 a multiple of PYDN_MR): on the weights packed at load
- * time (kernel.c), or with OpenBLAS when they are not (weights changed in place since;
+ * time (kernel.c), or with OpenBLAS when they are not (the kernel set's GEMM is slower
+ * than OpenBLAS's, see pydn_conv_prepare_gemm; weights changed in place since;
  * PYDN_GEMM=openblas, for comparisons). */
 static void conv_gemm(const layer *l, int m0, int m1, const float *b, int ldb, int n, float *c,
                       int ldc)
@@ -146,14 +148,18 @@ static void conv_gemm(const layer *l, int m0, int m1, const float *b, int ldb, i
                    ldc);
 }
 
+/* Packs the weights for the packed GEMM, where the kernel set's GEMM beats OpenBLAS's
+ * (arch/kernels.h: gemm_fast); PYDN_GEMM=openblas or =packed decides instead. */
 void pydn_conv_prepare_gemm(layer *l)
 {
-    static int off = -1;
-    if (off < 0) {
+    static int packed = -1;
+    if (packed < 0) {
         const char *e = getenv("PYDN_GEMM");
-        off = e && !strcmp(e, "openblas");
+        packed = e && !strcmp(e, "openblas") ? 0
+                 : e && !strcmp(e, "packed") ? 1
+                                              : pydn_kernels()->gemm_fast;
     }
-    if (off || !pydn_conv_supported(l)) {
+    if (!packed || !pydn_conv_supported(l)) {
         if (l->type == CONVOLUTIONAL && !l->binary && !l->xnor) pydn_pack_drop(l);
         return;
     }

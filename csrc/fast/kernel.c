@@ -24,6 +24,7 @@
  * tiles, hundreds of channels, the weights far larger than the cache) cost as much as
  * the products themselves.  Here the weights are streamed once, in their final order.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -103,7 +104,7 @@ static const pydn_kernel_set *const sets[] = {
     &pydn_kernels_portable,
 };
 
-static const pydn_kernel_set *kernels(void)
+const pydn_kernel_set *pydn_kernels(void)
 {
     static const pydn_kernel_set *chosen;
     const pydn_kernel_set *k = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
@@ -115,7 +116,29 @@ static const pydn_kernel_set *kernels(void)
     return k;
 }
 
-const char *pydn_kernel_name(void) { return kernels()->name; }
+const char *pydn_kernel_name(void) { return pydn_kernels()->name; }
+
+/* What conv layer i runs, into buf: "winograd4/<set>" (F(4x4)), "winograd2/<set>",
+ * "gemm/<set>" (the packed GEMM), "openblas" (im2col + OpenBLAS's sgemm), "upstream"
+ * (upstream's forward); "" for other layers.  Returns the length. */
+int pydn_layer_kernel(network *net, int i, char *buf, int cap)
+{
+    const layer *l = net->layers + i;
+    const char *what = "", *set = pydn_kernels()->name;
+    if (l->type != CONVOLUTIONAL)
+        set = "";
+    else if (l->forward != pydn_forward_conv && l->forward != pydn_forward_conv_pool)
+        what = "upstream", set = "";
+    else if (pydn_packed(l, 4))
+        what = "winograd4/";
+    else if (pydn_packed(l, 2))
+        what = "winograd2/";
+    else if (pydn_packed(l, PYDN_PACK_GEMM))
+        what = "gemm/";
+    else
+        what = "openblas", set = "";
+    return snprintf(buf, cap, "%s%s", what, set);
+}
 
 /* The microkernels alone (pydn.h; tests/test_microkernels.py). */
 int pydn_kernel_gemm(const float *w, const float *b, int ldb, int K, int n, float *c, int ldc,
@@ -138,12 +161,12 @@ int pydn_kernel_store_tile4(const float *x, int ld, int nk, float *out, int wd, 
 void pydn_packed_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
                          int add, const float *pf, int npf)
 {
-    kernels()->product(u, v, C, nt, out, ldo, add, pf, npf);
+    pydn_kernels()->product(u, v, C, nt, out, ldo, add, pf, npf);
 }
 
 int pydn_store_tile4(const float *x, int ld, int nk, float *out, int wd, size_t plane)
 {
-    const pydn_kernel_set *k = kernels();
+    const pydn_kernel_set *k = pydn_kernels();
     return k->store_tile4 ? k->store_tile4(x, ld, nk, out, wd, plane) : 0;
 }
 
@@ -156,7 +179,7 @@ int pydn_store_tile4(const float *x, int ld, int nk, float *out, int wd, size_t 
 void pydn_packed_gemm(const float *w, int M, int K, const float *B, int ldb, int N, float *C,
                       int ldc)
 {
-    const pydn_kernel_set *ks = kernels();
+    const pydn_kernel_set *ks = pydn_kernels();
     int panels = (M + PYDN_MR - 1) / PYDN_MR;
     for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
         int kc = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;

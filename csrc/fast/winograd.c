@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "activations.h"
+#include "arch/kernels.h"
 #include "fast.h"
 #include "winograd.h"
 
@@ -60,14 +61,15 @@ static const wino_kind *kind_for(const layer *l)
     if (!pydn_winograd_suits(l) || forced == 0) return NULL;
     if (forced == 2) return &pydn_wino_f2;
     if (forced == 4) return &pydn_wino_f4;
-    /* Measured on yolov3-tiny and yolov3 (one thread, CPU time per layer, against the
-     * packed GEMM of conv.c): below 64 channels the transforms cost more than the
-     * products save (32 channels at 104x104: 2.38 ms against 1.92; at 208x208: 13.4
-     * against 8.5); at 13x13, F(4x4) needs 16x16 of tiles and four times the weights
-     * (streamed from memory at every pass), F(2x2) only 14x14 and 16/9 of them, and is
-     * faster. */
-    if (l->c < 64) return NULL;
-    return l->out_h * l->out_w >= 24 * 24 ? &pydn_wino_f4 : &pydn_wino_f2;
+    /* F(4x4) from 24x24 outputs up; at 13x13, F(4x4) needs 16x16 of tiles and four
+     * times the weights (streamed from memory at every pass), F(2x2) only 14x14 and 16/9
+     * of them, and is as fast or faster.  From how many channels Winograd beats the
+     * direct convolution (the transforms cost more than the products save below) is the
+     * kernel set's (arch/kernels.h), measured. */
+    const pydn_kernel_set *k = pydn_kernels();
+    int f4 = l->out_h * l->out_w >= 24 * 24, min_c = f4 ? k->f4_min_c : k->f2_min_c;
+    if (!min_c || l->c < min_c) return NULL;
+    return f4 ? &pydn_wino_f4 : &pydn_wino_f2;
 }
 
 typedef struct {
@@ -162,10 +164,14 @@ static void pad_plane(const wino_job *j, int b, int c, float *pad, int wp)
  * extensions of GCC and clang; a loop of 16 strided loads stayed scalar). */
 typedef float vf16 __attribute__((vector_size(64)));
 typedef int vi16 __attribute__((vector_size(64)));
+typedef float vf8 __attribute__((vector_size(32)));
+typedef int vi8 __attribute__((vector_size(32)));
 #ifdef __clang__
 #define SHUFFLE(x, y, ...) __builtin_shufflevector(x, y, __VA_ARGS__)
+#define SHUFFLE8(x, y, ...) __builtin_shufflevector(x, y, __VA_ARGS__)
 #else
 #define SHUFFLE(x, y, ...) __builtin_shuffle(x, y, (vi16){__VA_ARGS__})
+#define SHUFFLE8(x, y, ...) __builtin_shuffle(x, y, (vi8){__VA_ARGS__})
 #endif
 #define EVERY4 0, 4, 8, 12, 16, 20, 24, 28
 PYDN_BODY void every4(const float *restrict row, float *restrict dst)
@@ -184,6 +190,31 @@ PYDN_BODY void every2(const float *restrict row, float *restrict dst)
     memcpy(dst, &r, sizeof r);
 }
 
+/* The same on 32-byte vectors, for AVX2: GCC took the 64-byte shuffles above apart into
+ * single floats through the stack there; these are two unpacks, two permutes and an
+ * insert (every4), or two permutes and a blend (every2), per 8 values. */
+PYDN_BODY void every4_8(const float *restrict row, float *restrict dst)
+{
+    for (int h = 0; h < 16; h += 8, row += 32) {
+        vf8 a, b, c, d;
+        memcpy(&a, row, sizeof a), memcpy(&b, row + 8, sizeof b);
+        memcpy(&c, row + 16, sizeof c), memcpy(&d, row + 24, sizeof d);
+        vf8 ab = SHUFFLE8(a, b, 0, 4, 8, 12, 0, 4, 8, 12);
+        vf8 cd = SHUFFLE8(c, d, 0, 4, 8, 12, 0, 4, 8, 12);
+        vf8 r = SHUFFLE8(ab, cd, 0, 1, 2, 3, 8, 9, 10, 11);
+        memcpy(dst + h, &r, sizeof r);
+    }
+}
+PYDN_BODY void every2_8(const float *restrict row, float *restrict dst)
+{
+    for (int h = 0; h < 16; h += 8, row += 16) {
+        vf8 a, b;
+        memcpy(&a, row, sizeof a), memcpy(&b, row + 8, sizeof b);
+        vf8 r = SHUFFLE8(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+        memcpy(dst + h, &r, sizeof r);
+    }
+}
+
 /* Input tiles g0 .. g0 + n of image b (pad: its channel, see pad_plane), a x a values
  * each, into d[(i * a + k) * DL + t].  By runs of tiles in one row of tiles: value
  * (i, k) of consecutive tiles is every m-th value of a padded row, copied 16 at a time
@@ -192,7 +223,7 @@ PYDN_BODY void every2(const float *restrict row, float *restrict dst)
 PYDN_BODY void gather_body(const wino_job *j, const float *pad, int wp, int g0, int n,
                            float *d)
 {
-    int a = j->w->a, m = j->w->m;
+    int a = j->w->a, m = j->w->m, avx2 = pydn_simd() == PYDN_LEVEL_AVX2;
     for (int t0 = 0; t0 < n;) {
         int r = (g0 + t0) % j->per_image, tx0 = r % j->tw;
         int run = j->tw - tx0 < n - t0 ? j->tw - tx0 : n - t0;
@@ -201,8 +232,12 @@ PYDN_BODY void gather_body(const wino_job *j, const float *pad, int wp, int g0, 
             for (int k = 0; k < a; ++k)
                 for (int c0 = 0; c0 < run; c0 += 16) {
                     float *dst = d + (i * a + k) * DL + t0 + c0;
-                    if (m == 4)
+                    if (m == 4 && avx2)
+                        every4_8(src + k + 4 * c0, dst);
+                    else if (m == 4)
                         every4(src + k + 4 * c0, dst);
+                    else if (avx2)
+                        every2_8(src + k + 2 * c0, dst);
                     else
                         every2(src + k + 2 * c0, dst);
                 }

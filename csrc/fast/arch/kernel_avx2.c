@@ -205,5 +205,8 @@ const pydn_kernel_set pydn_kernels_avx2 = {
     .product = product_avx2,
     .gemm = gemm_avx2,
     .store_tile4 = store_tile4_avx2,
+    .gemm_fast = 1,
+    .f4_min_c = 32, /* 32 channels at 104x104: 2.2 ms against 4.0 */
+    .f2_min_c = 64,
 };
 #endif

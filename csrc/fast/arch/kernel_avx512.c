@@ -153,5 +153,8 @@ const pydn_kernel_set pydn_kernels_avx512 = {
     .product = product512,
     .gemm = gemm_kernel512,
     .store_tile4 = store_tile4_512,
+    .gemm_fast = 1,
+    .f4_min_c = 32, /* at 104x104: 1.3 ms against 2.1 for 32 channels; 16: the same */
+    .f2_min_c = 64,
 };
 #endif

@@ -203,5 +203,12 @@ const pydn_kernel_set pydn_kernels_neon = {
     .product = product_neon,
     .gemm = gemm_neon,
     .store_tile4 = store_tile4_neon,
+    /* Not measured on ARM hardware (none at hand; qemu's times mean nothing): the
+     * values of the x86 sets of the same design (register-blocked kernels on weights
+     * packed at load, which beat OpenBLAS's sgemm there), with Winograd from 64
+     * channels as before the per-set tables.  To be measured (docs/cpu.md). */
+    .gemm_fast = 1,
+    .f4_min_c = 64,
+    .f2_min_c = 64,
 };
 #endif

@@ -33,9 +33,18 @@ typedef struct {
     /* An F(4x4) output tile (fast.h, pydn_store_tile4): stores as many of the nk filters
      * as it does whole, returns how many; NULL where the scatter's loop is as good. */
     int (*store_tile4)(const float *x, int ld, int nk, float *out, int wd, size_t plane);
+    /* Which convolutions these kernels run faster than OpenBLAS's sgemm does (after
+     * im2col), measured layer by layer (docs/cpu.md); the others run on OpenBLAS, so
+     * that no layer is slower than it: gemm_fast, the packed GEMM (else sgemm);
+     * f4_min_c, f2_min_c: Winograd F(4x4) / F(2x2) for 3x3 stride-1 layers of at least
+     * that many input channels (0: never; winograd.c picks the tile size). */
+    int gemm_fast, f4_min_c, f2_min_c;
 } pydn_kernel_set;
 
 extern const pydn_kernel_set pydn_kernels_avx512, pydn_kernels_avx2, pydn_kernels_neon,
     pydn_kernels_portable;
+
+/* The set this CPU runs, picked at the first call (kernel.c). */
+const pydn_kernel_set *pydn_kernels(void);
 
 #endif /* PYDN_FAST_ARCH_KERNELS_H */
