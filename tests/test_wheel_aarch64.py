@@ -36,7 +36,7 @@ from helpers import reference
 from test_microkernels import run_check
 from test_packed_kernels import GEMM_CFG
 from test_wheels import TOOLS_PYTHON, auditwheel_show, build
-from test_winograd import WINO_CFG, run_modes
+from test_winograd import WINO_CFG, ran, run_modes
 
 REPO = Path(__file__).resolve().parent.parent
 QEMU = shutil.which("qemu-aarch64")
@@ -117,21 +117,12 @@ def test_aarch64_wheel_detects_like_darknet_under_qemu(
     assert out[:2] == ["aarch64", "neon"] and out[2].startswith(str(venv))
 
 
-def assert_kernels_picked(venv: Path, modes: dict[str, dict[str, str]]) -> None:
-    """Which kernels each mode's process runs: NEON unless PYDN_KERNEL=portable."""
-    code = "from pydarknet import cpu; print(cpu.kernels())"
-    for env in modes.values():
-        out = subprocess.run(emulated(venv, "-c", code), env={**os.environ, **env},
-                             capture_output=True, text=True, check=True).stdout  # fmt: skip
-        assert out.strip() == env.get("PYDN_KERNEL", "neon")
-
-
 def test_neon_gemm_kernel_computes_what_upstream_computes_under_qemu(
     venv: Path, tmp_path: Path, dog: str
 ) -> None:
-    modes = {
-        "neon": {},
-        "portable": {"PYDN_KERNEL": "portable"},
+    modes = {  # PYDN_GEMM=packed: the kernels even where the set's table says OpenBLAS
+        "neon": {"PYDN_GEMM": "packed"},
+        "portable": {"PYDN_KERNEL": "portable", "PYDN_GEMM": "packed"},
         "openblas": {"PYDN_GEMM": "openblas"},
     }
     results = run_modes(tmp_path, dog, GEMM_CFG, modes, emulated(venv))
@@ -140,28 +131,30 @@ def test_neon_gemm_kernel_computes_what_upstream_computes_under_qemu(
     for mode, (fast, up) in results.items():
         np.testing.assert_array_equal(up, upstream)  # upstream's layers, whatever the mode
         np.testing.assert_allclose(fast, upstream, rtol=1e-4, atol=2e-5, err_msg=mode)
-    # the packed kernels ran, not OpenBLAS's sgemm (another order of sums); the NEON
-    # kernel and the portable loops (one FMA per row in order, each) may agree bit for bit
+        convs = [k for k in ran(tmp_path, mode) if k]
+        assert convs == [f"gemm/{mode}" if mode != "openblas" else "openblas"] * 5, mode
+    # the NEON kernel and the portable loops (one FMA per row in order, each) may agree
+    # bit for bit; OpenBLAS sums in another order
     assert not np.array_equal(results["neon"][0], results["openblas"][0])
-    assert_kernels_picked(venv, modes)
 
 
 def test_neon_winograd_kernel_computes_what_upstream_computes_under_qemu(
     venv: Path, tmp_path: Path, dog: str
 ) -> None:
-    modes = {f"{k}{m}": {"PYDN_WINOGRAD": m, **({"PYDN_KERNEL": "portable"} if k else {})}
-             for k in ("", "portable") for m in ("2", "4")}  # fmt: skip
-    modes["0"] = {"PYDN_WINOGRAD": "0"}  # im2col + the NEON GEMM
+    modes = {f"{level}{m}": {"PYDN_WINOGRAD": m, "PYDN_KERNEL": level}
+             for level in ("neon", "portable") for m in ("2", "4")}  # fmt: skip
+    modes["im2col"] = {"PYDN_WINOGRAD": "0"}
     results = run_modes(tmp_path, dog, WINO_CFG, modes, emulated(venv))
-    upstream = results["0"][1]
+    upstream = results["im2col"][1]
     assert np.isfinite(upstream).all() and upstream.std() > 0.05
     for mode, (fast, up) in results.items():
         np.testing.assert_array_equal(up, upstream)
         np.testing.assert_allclose(fast, upstream, rtol=1e-4, atol=2e-5, err_msg=mode)
-    for m in ("2", "4"):  # Winograd ran: not im2col's result bit for bit
-        assert not np.array_equal(results[m][0], results["0"][0]), m
-        assert not np.array_equal(results[f"portable{m}"][0], results["0"][0]), m
-    assert_kernels_picked(venv, {m: modes[m] for m in ("2", "portable2")})
+        if mode != "im2col":  # every 3x3 stride-1 layer on that level's product
+            winograd = [k for k in ran(tmp_path, mode) if k.startswith("winograd")]
+            assert len(winograd) == 5 and set(winograd) == {f"winograd{mode[-1]}/{mode[:-1]}"}
+            assert not np.array_equal(fast, results["im2col"][0]), mode
+    assert not [k for k in ran(tmp_path, "im2col") if k.startswith("winograd")]
 
 
 @pytest.mark.parametrize("level", ["neon", "portable"])

@@ -144,13 +144,13 @@ int pydn_layer_kernel(network *net, int i, char *buf, int cap)
 int pydn_kernel_gemm(const float *w, const float *b, int ldb, int K, int n, float *c, int ldc,
                      int mrows, int add)
 {
-    kernels()->gemm(w, b, ldb, K, n, c, ldc, mrows, add, NULL);
+    pydn_kernels()->gemm(w, b, ldb, K, n, c, ldc, mrows, add, NULL);
     return 0;
 }
 int pydn_kernel_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
                         int add)
 {
-    kernels()->product(u, v, C, nt, out, ldo, add, NULL, 0);
+    pydn_kernels()->product(u, v, C, nt, out, ldo, add, NULL, 0);
     return 0;
 }
 int pydn_kernel_store_tile4(const float *x, int ld, int nk, float *out, int wd, long plane)
