@@ -93,6 +93,14 @@ void pydn_fast_restore(network *net);
 
 int pydn_fast_build(void);        /* 1 when built with DARKNET_FAST */
 const char *pydn_kernel_name(void); /* its kernels: "avx512", "avx2", "neon", "portable" */
+/* Those kernels' microkernels called alone (csrc/fast/arch/kernels.h says what each
+ * computes; no prefetching), for tests/test_microkernels.py; 0, or -1 without
+ * DARKNET_FAST.  store_tile4 returns how many filters it stored. */
+int pydn_kernel_gemm(const float *w, const float *b, int ldb, int K, int n, float *c, int ldc,
+                     int mrows, int add);
+int pydn_kernel_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
+                        int add);
+int pydn_kernel_store_tile4(const float *x, int ld, int nk, float *out, int wd, long plane);
 /* What conv layer i runs ("winograd4/avx2", "gemm/avx2", "openblas", ...; "" for other
  * layers) into buf; returns the length (csrc/fast/kernel.c). */
 int pydn_layer_kernel(network *net, int i, char *buf, int cap);

@@ -12,6 +12,23 @@ void pydn_fast_prepare(network *net) { (void)net; }
 void pydn_fast_restore(network *net) { (void)net; }
 int pydn_fast_build(void) { return 0; }
 const char *pydn_kernel_name(void) { return "portable"; }
+int pydn_kernel_gemm(const float *w, const float *b, int ldb, int K, int n, float *c, int ldc,
+                     int mrows, int add)
+{
+    (void)w, (void)b, (void)ldb, (void)K, (void)n, (void)c, (void)ldc, (void)mrows, (void)add;
+    return -1;
+}
+int pydn_kernel_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
+                        int add)
+{
+    (void)u, (void)v, (void)C, (void)nt, (void)out, (void)ldo, (void)add;
+    return -1;
+}
+int pydn_kernel_store_tile4(const float *x, int ld, int nk, float *out, int wd, long plane)
+{
+    (void)x, (void)ld, (void)nk, (void)out, (void)wd, (void)plane;
+    return -1;
+}
 int pydn_layer_kernel(network *net, int i, char *buf, int cap)
 {
     return snprintf(buf, cap, "%s", net->layers[i].type == CONVOLUTIONAL ? "upstream" : "");

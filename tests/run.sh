@@ -18,6 +18,9 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
       chromium chromium-driver >/dev/null; } || echo "run.sh: no chromium; the browser test skips" >&2
 fi
+# 1c. An aarch64 Python for the aarch64 wheel's test under qemu (test_wheel_aarch64.py
+# skips without it): Debian's qemu-user and arm64 libpython (tools/qemu_python.py).
+"$PY" tools/qemu_python.py --apt >/dev/null || echo "run.sh: no aarch64 Python; the qemu test skips" >&2
 # 2. Darknet's source tree (its data/ images are the test images).
 "$PY" tools/fetch_darknet_source.py darknet
 # 3. pydarknet itself, with the test extras, and the real yolov3-tiny weights.

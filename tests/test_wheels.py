@@ -19,6 +19,7 @@ import base64
 import hashlib
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -53,8 +54,8 @@ def python310() -> str | None:
     return None
 
 
-def build(dest: Path, which: str) -> Path:
-    subprocess.run([sys.executable, str(REPO / "tools" / "build_wheels.py"), str(dest), which],
+def build(dest: Path, *which: str) -> Path:
+    subprocess.run([sys.executable, str(REPO / "tools" / "build_wheels.py"), str(dest), *which],
                    check=True, timeout=3600)  # fmt: skip
     (wheel,) = dest.glob("*.whl")
     return wheel
@@ -85,7 +86,7 @@ def dynamic_section(path: Path) -> tuple[set[str], str]:
 
 @pytest.fixture(scope="module")
 def cpu_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build(tmp_path_factory.mktemp("cpu"), "--cpu")
+    return build(tmp_path_factory.mktemp("cpu"), "--cpu", "--arch", platform.machine())
 
 
 @pytest.fixture(scope="module")

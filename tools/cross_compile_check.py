@@ -11,7 +11,9 @@ Two targets: ARM and POWER, where x86-only code (target attributes, <immintrin.h
 2. Each command is run again with `python -m ziglang cc -target TARGET`, compile only.
    OpenBLAS's headers come from the scipy-openblas32 wheel for the target CPU (`pip
    download`), since its openblas_config.h differs per CPU.
-3. With --link, the objects are also linked into the target's libdarknet.so against that
+3. Each target's own microkernels (csrc/fast/arch/kernel_neon.c on ARM) must have been
+   compiled, not left an empty unit by their #if: the object defines their table.
+4. With --link, the objects are also linked into the target's libdarknet.so against that
    wheel's libscipy_openblas.so, as CMakeLists.txt links it.
 
 Usage: python tools/cross_compile_check.py [--target aarch64-linux-gnu ...] [--link]
@@ -43,6 +45,9 @@ WHEEL_PLATFORMS = {
     "powerpc64le-linux-gnu": "manylinux2014_ppc64le",
     "s390x-linux-gnu": "manylinux2014_s390x",
 }
+
+# The microkernels each target compiles (csrc/fast/arch/kernel_<isa>.c).
+TARGET_KERNELS = {"aarch64-linux-gnu": "neon"}
 
 
 def compile_commands(build: Path) -> list[dict]:
@@ -83,6 +88,22 @@ def cross_command(entry: dict, target: str, obj: Path, openblas_include: Path) -
             *args, "-o", str(obj)]  # fmt: skip
 
 
+def kernels_compiled(target: str, entries: list[dict], objs: list[Path]) -> bool:
+    """The target's kernel file defines its table (pydn_kernels_<isa>)."""
+    isa = TARGET_KERNELS.get(target)
+    if isa is None:
+        return True
+    (obj,) = [o for e, o in zip(entries, objs, strict=True)
+              if e["file"].endswith(f"arch/kernel_{isa}.c")]  # fmt: skip
+    symbols = subprocess.run(["readelf", "-Ws", str(obj)], capture_output=True, text=True,
+                             check=True).stdout.splitlines()  # fmt: skip
+    if any(ln.split()[-1:] == [f"pydn_kernels_{isa}"] and " UND " not in ln for ln in symbols):
+        print(f"{target}: {isa} kernels compiled")
+        return True
+    print(f"{target}: FAILED arch/kernel_{isa}.c defines no pydn_kernels_{isa}")
+    return False
+
+
 def check(target: str, entries: list[dict], tmp: Path, link: bool, jobs: int) -> bool:
     """Compile (and link) for one target; print what failed.  True when all passed."""
     openblas = target_openblas(target, tmp / "openblas")
@@ -98,8 +119,10 @@ def check(target: str, entries: list[dict], tmp: Path, link: bool, jobs: int) ->
     for entry, run in failed:
         print(f"{target}: FAILED {os.path.relpath(entry['file'], ROOT)}\n{run.stderr}")
     print(f"{target}: {len(entries) - len(failed)} of {len(entries)} C files compile")
-    if failed or not link:
-        return not failed
+    if failed or not kernels_compiled(target, entries, objs):
+        return False
+    if not link:
+        return True
     lib = tmp / "libdarknet.so"
     run = subprocess.run(
         [sys.executable, "-m", "ziglang", "cc", "-target", target, "-shared", "-o", str(lib),

@@ -38,6 +38,11 @@ int pydn_detect_u8(network *net, const pydn_u8image *ims, int n, const int order
 void pydn_fast_restore(network *net);
 int pydn_fast_build(void);
 const char *pydn_kernel_name(void);
+int pydn_kernel_gemm(const float *w, const float *b, int ldb, int K, int n, float *c, int ldc,
+                     int mrows, int add);
+int pydn_kernel_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
+                        int add);
+int pydn_kernel_store_tile4(const float *x, int ld, int nk, float *out, int wd, long plane);
 int pydn_layer_kernel(network *net, int i, char *buf, int cap);
 int pydn_set_threads(int n);
 int pydn_get_threads(void);

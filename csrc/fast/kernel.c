@@ -56,6 +56,8 @@ static int cpu_level(void)
     int avx512 = (b >> 16) & (b >> 17) & (b >> 28) & (b >> 30) & (b >> 31) & 1;
     return avx512 && (lo & 0xe0) == 0xe0 ? PYDN_LEVEL_AVX512 : PYDN_LEVEL_AVX2;
 }
+#elif defined(__aarch64__) && !defined(PYDN_PORTABLE)
+static int cpu_level(void) { return PYDN_LEVEL_NEON; } /* every aarch64 CPU has it */
 #else
 static int cpu_level(void) { return PYDN_LEVEL_PORTABLE; }
 #endif
@@ -96,6 +98,9 @@ static const pydn_kernel_set *const sets[] = {
     &pydn_kernels_avx512,
     &pydn_kernels_avx2,
 #endif
+#if defined(__aarch64__) && !defined(PYDN_PORTABLE)
+    &pydn_kernels_neon,
+#endif
     &pydn_kernels_portable,
 };
 
@@ -133,6 +138,24 @@ int pydn_layer_kernel(network *net, int i, char *buf, int cap)
     else
         what = "openblas", set = "";
     return snprintf(buf, cap, "%s%s", what, set);
+}
+
+/* The microkernels alone (pydn.h; tests/test_microkernels.py). */
+int pydn_kernel_gemm(const float *w, const float *b, int ldb, int K, int n, float *c, int ldc,
+                     int mrows, int add)
+{
+    pydn_kernels()->gemm(w, b, ldb, K, n, c, ldc, mrows, add, NULL);
+    return 0;
+}
+int pydn_kernel_product(const float *u, const float *v, int C, int nt, float *out, int ldo,
+                        int add)
+{
+    pydn_kernels()->product(u, v, C, nt, out, ldo, add, NULL, 0);
+    return 0;
+}
+int pydn_kernel_store_tile4(const float *x, int ld, int nk, float *out, int wd, long plane)
+{
+    return pydn_store_tile4(x, ld, nk, out, wd, (size_t)plane);
 }
 
 void pydn_packed_product(const float *u, const float *v, int C, int nt, float *out, int ldo,

@@ -15,6 +15,8 @@ _V4 = {"avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl"}
 
 
 def expected_kernels() -> str:
+    if platform.machine() == "aarch64":
+        return "neon"  # Advanced SIMD: every aarch64 CPU
     if platform.machine() != "x86_64":
         return "portable"
     flags: set[str] = set()

@@ -41,7 +41,8 @@ typedef struct {
     int gemm_fast, f4_min_c, f2_min_c;
 } pydn_kernel_set;
 
-extern const pydn_kernel_set pydn_kernels_avx512, pydn_kernels_avx2, pydn_kernels_portable;
+extern const pydn_kernel_set pydn_kernels_avx512, pydn_kernels_avx2, pydn_kernels_neon,
+    pydn_kernels_portable;
 
 /* The set this CPU runs, picked at the first call (kernel.c). */
 const pydn_kernel_set *pydn_kernels(void);
