@@ -69,6 +69,18 @@ class LayerRules:
         if stride > max(self.w, self.h) + padding:
             raise self.fail(f"stride={stride} is larger than its {self.w}x{self.h} input", "stride")
 
+    def window_fits(self, size: int, padding: int) -> None:
+        """A window must fit its padded input (``padding``: both sides together), and
+        be at most twice the input's larger side: beyond that every output already sees
+        the whole input, and the loops would only run longer (size=99999999)."""
+        w, h = self.w, self.h
+        if size > min(w, h) + padding or size > 2 * max(w, h):
+            raise self.fail(
+                f"size={size} is larger than its {w}x{h} input padded by {padding} "
+                f"(at most {min(min(w, h) + padding, 2 * max(w, h))})",
+                "size",
+            )
+
     def out(self, kind: str, w: int, h: int, c: int, **extra: int) -> LayerShape:
         self.fits(output_size=w * h * c * self.batch)
         if min(w, h, c) < 1:
