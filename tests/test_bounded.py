@@ -1,0 +1,209 @@
+"""Bounded work (issue 18): a cfg that would exhaust memory raises pydarknet.MemoryError
+(estimated before Darknet allocates, or trapped inside Darknet's C), windows beyond
+their input are refused, and Ctrl-C or a timeout stops a long detection within a
+fraction of a second, the network staying usable.  Each bad case runs in a child
+interpreter under a 3 GB address-space limit (resource.setrlimit), so that a crash or
+an OOM ends the child, not the test run."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers.slow_net import write_slow_tiny
+
+import pydarknet
+from pydarknet import models
+from pydarknet.cfg import check_cfg_bytes
+from pydarknet.cfg.budget import estimate
+
+TESTS = Path(__file__).resolve().parent
+LIMIT = 3_000_000 * 1024  # ulimit -v 3000000
+TINY = models.data_file("yolov3-tiny.cfg").read_text()
+
+# The child: optional setup lines, then load `cfg` (an exception's class and message
+# are the result), then yolov3-tiny on dog.jpg in the same interpreter.
+CHILD = """
+import json, sys, pydarknet
+from pydarknet import models
+cfg, weights, names, dog = sys.argv[1:5]
+{setup}
+out = {{}}
+try:
+    pydarknet.load_net(cfg)
+    out["loaded"] = True
+except BaseException as exc:
+    out["error"] = [c.__name__ for c in type(exc).__mro__]
+    out["message"] = str(exc)
+net = pydarknet.load_net(models.data_file("yolov3-tiny.cfg"), weights)
+out["dog"] = pydarknet.detect(net, pydarknet.load_meta(names), dog)
+print(json.dumps(out))
+"""
+
+
+def limited() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
+
+
+def run_child(cfg_text: str, tmp_path: Path, tiny_weights: str, coco_names: str, dog: str,
+              setup: str = "") -> dict:  # type: ignore[type-arg]  # fmt: skip
+    cfg = tmp_path / "case.cfg"
+    cfg.write_text(cfg_text)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD.format(setup=setup), cfg, tiny_weights, coco_names, dog],
+        capture_output=True, text=True, timeout=300, preexec_fn=limited,
+    )  # fmt: skip
+    assert proc.returncode == 0, f"the child died ({proc.returncode}): {proc.stderr[-2000:]}"
+    out: dict = json.loads(proc.stdout.splitlines()[-1])  # type: ignore[type-arg]
+    return out
+
+
+def tiny_with(**changes: str) -> str:
+    text = TINY
+    for key, value in changes.items():
+        text = text.replace(key, value)
+    return text
+
+
+BLOWUPS = {
+    "4096x4096": tiny_with(**{"width=416": "width=4096", "height=416": "height=4096"}),
+    "filters x30": tiny_with(**{"filters=1024\n": "filters=30720\n"}),
+    "batch 64": tiny_with(**{"batch=1\n": "batch=64\n", "subdivisions=1\n": "subdivisions=1\n"}),
+    "width 16384": tiny_with(**{"width=416": "width=16384"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BLOWUPS))
+def test_blowups_raise_memory_error_and_the_child_detects_after(
+    case: str, tmp_path: Path, tiny_weights: str, coco_names: str, dog: str
+) -> None:
+    out = run_child(BLOWUPS[case], tmp_path, tiny_weights, coco_names, dog)
+    assert "DarknetMemoryError" in out["error"] and "MemoryError" in out["error"], out
+    assert "needs about" in out["message"] and "RLIMIT_AS" in out["message"]
+    assert [d[0] for d in out["dog"]][:3] == ["car", "bicycle", "dog"]
+
+
+def test_an_allocation_failing_in_darknet_is_a_memory_error_and_frees_the_rest(
+    tmp_path: Path, tiny_weights: str, coco_names: str, dog: str
+) -> None:
+    """With the estimate switched off, upstream's calloc fails under the limit: the trap
+    turns it into MemoryError (not SIGSEGV), three times over without growing."""
+    setup = """
+from pydarknet.cfg.budget import _status_kib
+pydarknet.set_memory_limit("off")
+sizes = []
+for _ in range(3):
+    try:
+        pydarknet.load_net(cfg)
+    except pydarknet.MemoryError:
+        sizes.append(_status_kib("VmSize"))
+print(json.dumps(sizes))
+"""
+    out = run_child(BLOWUPS["4096x4096"], tmp_path, tiny_weights, coco_names, dog, setup)
+    assert "DarknetMemoryError" in out["error"] and "calloc" in out["message"], out
+    assert [d[0] for d in out["dog"]][:3] == ["car", "bicycle", "dog"]
+
+
+def test_memory_limit_by_environment_and_function(tiny_cfg: str) -> None:
+    shape = check_cfg_bytes(TINY.encode())
+    assert shape.bytes_needed == estimate(shape).bytes > 50 << 20
+    try:
+        pydarknet.set_memory_limit("10M")
+        assert pydarknet.memory_limit() == (10 << 20, "set_memory_limit()")
+        with pytest.raises(pydarknet.MemoryError, match=r"needs about .* 10\.0 MiB"):
+            pydarknet.load_net(tiny_cfg)
+        pydarknet.set_memory_limit("off")
+        pydarknet.load_net(tiny_cfg).close()
+        with pytest.raises(pydarknet.DarknetValueError):
+            pydarknet.set_memory_limit("lots")
+    finally:
+        pydarknet.set_memory_limit(None)
+    env = dict(os.environ, PYDARKNET_MEMORY_LIMIT="1M")
+    code = f"import pydarknet\ntry:\n    pydarknet.load_net({tiny_cfg!r})\nexcept MemoryError as e:\n    print(e)"  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert "PYDARKNET_MEMORY_LIMIT" in proc.stdout, proc.stderr
+
+
+WINDOWS = {
+    "[maxpool] size=99999999999": ("size=2\nstride=2\n\n[convolutional]\nbatch_normalize=1\nfilters=32",
+                                   "size=99999999999\nstride=2\n\n[convolutional]\nbatch_normalize=1\nfilters=32"),
+    "[maxpool] size=1000000": ("size=2\nstride=1", "size=1000000\nstride=1"),
+    "[convolutional] size=900 pad=1": ("filters=16\nsize=3", "filters=16\nsize=900"),
+    "[convolutional] size=420 pad=0": ("filters=16\nsize=3\nstride=1\npad=1",
+                                       "filters=16\nsize=420\nstride=1\npad=0"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(WINDOWS))
+def test_windows_beyond_their_input_are_refused_naming_the_line(case: str) -> None:
+    old, new = WINDOWS[case]
+    assert old in TINY
+    text = TINY.replace(old, new, 1)
+    line = text[: text.index(new)].count("\n") + 1 + new[: new.index("size=")].count("\n")
+    with pytest.raises(pydarknet.CfgError, match=r"size=\d+ is larger than its") as err:
+        check_cfg_bytes(text.encode(), "case.cfg")
+    assert err.value.line == line and err.value.option == "size"
+
+
+# --- stopping long work --------------------------------------------------------------
+
+SIGINT_CHILD = """
+import json, sys, time, pydarknet
+cfg, weights, names, dog = sys.argv[1:5]
+net = pydarknet.load_net(cfg, weights)
+meta = pydarknet.load_meta(names)
+print("ready", flush=True)
+sys.stdin.readline()
+t0 = time.monotonic()
+try:
+    pydarknet.detect(net, meta, dog)
+    out = {"finished": time.monotonic() - t0}
+except KeyboardInterrupt:
+    out = {"interrupted_at": time.monotonic()}
+out["again"] = pydarknet.detect(net, meta, dog)
+print(json.dumps(out), flush=True)
+"""
+
+
+def test_sigint_stops_a_long_detection_and_the_next_one_is_right(
+    tmp_path: Path, tiny_weights: str, coco_names: str, dog: str, net, meta  # type: ignore[no-untyped-def]
+) -> None:  # fmt: skip
+    slow = write_slow_tiny(tmp_path, 120)  # about 4 s a pass here
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SIGINT_CHILD, slow, tiny_weights, coco_names, dog],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=limited,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdin is not None
+    assert proc.stdout.readline().strip() == "ready"
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    time.sleep(0.8)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out = json.loads(proc.stdout.readline())
+    assert proc.wait(120) == 0
+    assert "interrupted_at" in out, out
+    assert out["interrupted_at"] - sent < 0.5
+    assert out["again"] == json.loads(json.dumps(pydarknet.detect(net, meta, dog)))
+
+
+def test_timeout_stops_a_long_detection_and_the_detector_stays_usable(
+    tmp_path: Path, tiny_weights: str, coco_names: str, dog: str, detector  # type: ignore[no-untyped-def]
+) -> None:  # fmt: skip
+    slow = pydarknet.Detector(cfg=write_slow_tiny(tmp_path, 120), weights=tiny_weights,
+                              names=coco_names)  # fmt: skip
+    t0 = time.monotonic()
+    with pytest.raises(pydarknet.TimeoutError, match="deadline") as err:
+        slow.detect(dog, timeout=0.3)
+    assert isinstance(err.value, TimeoutError) and isinstance(err.value, pydarknet.DarknetError)
+    assert time.monotonic() - t0 < 0.9
+    assert slow.detect(dog, timeout=120) == detector.detect(dog)
+    with pytest.raises(pydarknet.DarknetValueError, match="timeout"):
+        slow.detect(dog, timeout=-1)
