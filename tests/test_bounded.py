@@ -207,3 +207,31 @@ def test_timeout_stops_a_long_detection_and_the_detector_stays_usable(
     assert slow.detect(dog, timeout=120) == detector.detect(dog)
     with pytest.raises(pydarknet.DarknetValueError, match="timeout"):
         slow.detect(dog, timeout=-1)
+
+
+def test_service_answers_503_past_its_request_timeout_and_stays_up(
+    tmp_path: Path, tiny_weights: str, coco_names: str, dog: str
+) -> None:
+    """Each request past --request-timeout gets a 503 JSON message at that time, and the
+    network's work for it stops: the second request does not wait for the first one's
+    pass to finish (about 4 s)."""
+    pytest.importorskip("fastapi")
+    import httpx
+    from helpers.serve_server import Server
+
+    slow = write_slow_tiny(tmp_path, 120)
+    server = Server(["--cfg", str(slow), "--weights", tiny_weights, "--data", coco_names,
+                     "--request-timeout", "1", "--max-batch", "1"])  # fmt: skip
+    try:
+        body = Path(dog).read_bytes()
+        for _ in range(2):
+            t0 = time.monotonic()
+            r = httpx.post(server.url + "/detect", content=body, timeout=60, trust_env=False,
+                           headers={"Content-Type": "image/jpeg"})  # fmt: skip
+            assert r.status_code == 503, r.text
+            assert "--request-timeout" in r.json()["detail"]
+            assert time.monotonic() - t0 < 2.0
+        assert httpx.get(server.url + "/health", timeout=10, trust_env=False).status_code == 200
+        assert server.alive()
+    finally:
+        server.stop()

@@ -71,13 +71,14 @@ class LayerRules:
 
     def window_fits(self, size: int, padding: int) -> None:
         """A window must fit its padded input (``padding``: both sides together), and
-        be at most twice the input's larger side: beyond that every output already sees
-        the whole input, and the loops would only run longer (size=99999999)."""
+        be at most twice the input's larger side (+1): beyond that every output already
+        sees the whole input, and the loops would only run longer (size=99999999)."""
         w, h = self.w, self.h
-        if size > min(w, h) + padding or size > 2 * max(w, h):
+        most = min(min(w, h) + padding, 2 * max(w, h) + 1)
+        if size > most:
             raise self.fail(
                 f"size={size} is larger than its {w}x{h} input padded by {padding} "
-                f"(at most {min(min(w, h) + padding, 2 * max(w, h))})",
+                f"(at most {most})",
                 "size",
             )
 
