@@ -38,8 +38,8 @@ from .onnx import export_onnx
 from .results import Box, Detection
 from .video import annotate_video, detect_video
 
-MemoryError = DarknetMemoryError  # noqa: A001 - pydarknet.MemoryError, also a MemoryError
-TimeoutError = DarknetTimeoutError  # noqa: A001 - likewise a TimeoutError
+MemoryError = DarknetMemoryError  # pydarknet.MemoryError: also a built-in MemoryError
+TimeoutError = DarknetTimeoutError  # likewise a TimeoutError
 __version__ = installed_version()  # from the metadata (pyproject.toml)
 
 __all__ = [

@@ -217,8 +217,9 @@ def memory_limit() -> tuple[int, str]:
     if env:
         return _parse_bytes(env, ENV), ENV
     found: list[tuple[int, str]] = []
-    for rlim, name, key in ((resource.RLIMIT_AS, "RLIMIT_AS (ulimit -v)", "VmSize"),
-                            (resource.RLIMIT_DATA, "RLIMIT_DATA (ulimit -d)", "VmData")):  # fmt: skip
+    rlimits = ((resource.RLIMIT_AS, "RLIMIT_AS (ulimit -v)", "VmSize"),
+               (resource.RLIMIT_DATA, "RLIMIT_DATA (ulimit -d)", "VmData"))  # fmt: skip
+    for rlim, name, key in rlimits:
         soft = resource.getrlimit(rlim)[0]
         if soft != resource.RLIM_INFINITY:
             mapped = _status_kib(key)

@@ -137,9 +137,9 @@ class Batcher:
                 continue
             if self.on_batch is not None:
                 self.on_batch(len(jobs))
-            deadline = None if self.timeout is None else max(j.arrived for j in jobs) + self.timeout
+            stop_at = None if self.timeout is None else max(j.arrived for j in jobs) + self.timeout
             outcomes = await loop.run_in_executor(
-                self._executor, self._run, jobs, first.options, deadline
+                self._executor, self._run, jobs, first.options, stop_at
             )
             for job, outcome in zip(jobs, outcomes, strict=True):
                 if job.future.done():
