@@ -235,3 +235,45 @@ def test_service_answers_503_past_its_request_timeout_and_stays_up(
         assert server.alive()
     finally:
         server.stop()
+
+
+THREAD_CHILD = """
+import json, os, signal, sys, threading, time, pydarknet
+cfg, weights, names, dog = sys.argv[1:5]
+net, meta = pydarknet.load_net(cfg, weights), pydarknet.load_meta(names)
+out = {}
+def work():
+    try:
+        pydarknet.detect(net, meta, dog)
+    except pydarknet.DarknetInterruptedError:
+        out["worker"] = time.monotonic()
+def interrupt():
+    out["sent"] = time.monotonic()
+    os.kill(os.getpid(), signal.SIGINT)
+worker = threading.Thread(target=work)
+worker.start()
+threading.Timer(0.8, interrupt).start()
+try:
+    while worker.is_alive():
+        time.sleep(0.01)
+except KeyboardInterrupt:
+    out["main"] = time.monotonic()
+while worker.is_alive():
+    time.sleep(0.01)
+out["again"] = pydarknet.detect(net, meta, dog)
+print(json.dumps(out))
+"""
+
+
+def test_sigint_stops_a_detection_in_another_thread_too(
+    tmp_path: Path, tiny_weights: str, coco_names: str, dog: str, net, meta  # type: ignore[no-untyped-def]
+) -> None:  # fmt: skip
+    """The main thread gets KeyboardInterrupt, the thread detecting gets
+    DarknetInterruptedError (a signal stops every call in progress)."""
+    slow = write_slow_tiny(tmp_path, 120)
+    proc = subprocess.run([sys.executable, "-c", THREAD_CHILD, slow, tiny_weights, coco_names, dog],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert out["main"] - out["sent"] < 0.5 and out["worker"] - out["sent"] < 0.5, out
+    assert out["again"] == json.loads(json.dumps(pydarknet.detect(net, meta, dog)))

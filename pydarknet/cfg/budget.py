@@ -33,7 +33,15 @@ from pathlib import Path
 from ..errors import DarknetMemoryError, DarknetValueError
 from .shapes import LayerShape, NetworkShape
 
-__all__ = ["COSTS", "LayerCost", "check_budget", "estimate", "memory_limit", "set_memory_limit"]
+__all__ = [
+    "COSTS",
+    "Estimate",
+    "LayerCost",
+    "check_budget",
+    "estimate",
+    "memory_limit",
+    "set_memory_limit",
+]
 
 F = 4  # bytes per float
 ENV = "PYDARKNET_MEMORY_LIMIT"
