@@ -277,3 +277,25 @@ def test_sigint_stops_a_detection_in_another_thread_too(
     out = json.loads(proc.stdout.splitlines()[-1])
     assert out["main"] - out["sent"] < 0.5 and out["worker"] - out["sent"] < 0.5, out
     assert out["again"] == json.loads(json.dumps(pydarknet.detect(net, meta, dog)))
+
+
+def test_the_work_estimate_is_darknets_count(
+    tiny_cfg: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Per convolution, the estimate's operations and window are what Darknet itself
+    prints while building it ("conv 16 3 x 3 / 1 ... 0.150 BFLOPs", parser.c)."""
+    pydarknet.set_verbose(True)
+    try:
+        with caplog.at_level("INFO", "pydarknet.darknet"):
+            pydarknet.load_net(tiny_cfg).close()
+    finally:
+        pydarknet.set_verbose(False)
+    said = [m.split() for m in caplog.messages if m.split()[1:2] == ["conv"]]
+    shape = check_cfg_bytes(TINY.encode())
+    est = estimate(shape)
+    ours = [(c.window, c.flops) for s, c in zip(shape.layers, est.layers, strict=True)
+            if s.kind == "convolutional"]  # fmt: skip
+    assert len(said) == len(ours) == 13
+    for words, (window, flops) in zip(said, ours, strict=True):
+        assert int(words[3]) == window
+        assert flops / 1e9 == pytest.approx(float(words[-2]), abs=6e-4)
