@@ -41,6 +41,7 @@ void pydn_set_error(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
+    failure = PYDN_FAILED_DARKNET;
 }
 
 void pydn_set_log_callback(pydn_log_fn fn) { log_fn = fn; }
