@@ -16,8 +16,19 @@ void pydn_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 typedef void (*pydn_log_fn)(int level, const char *line);
 void pydn_set_log_callback(pydn_log_fn fn);
 
+/* The outermost guard of a thread also makes the call stoppable (pydn_stop.c); leave
+ * returns -1 when the call was stopped (its results are then incomplete), else 0. */
 jmp_buf *pydn_guard_enter(jmp_buf *env);
-void pydn_guard_leave(jmp_buf *previous);
+int pydn_guard_leave(jmp_buf *previous);
+/* Jump to the innermost guard of this thread (noreturn; pydn_exit() where none is):
+ * `why` is one of PYDN_FAILED_*, `what` the message. */
+void pydn_guard_fail(int why, const char *what) __attribute__((noreturn));
+int pydn_guarded(void); /* is this thread inside a guarded call? */
+
+/* A network being built (pydn_alloc.c): remember upstream's allocations from begin, and
+ * at end free them all (release: the build failed) or just forget them. */
+void pydn_alloc_track_begin(void);
+void pydn_alloc_track_end(int release);
 
 /* Use at the top / bottom of a function returning int.  setjmp must run in the
  * guarded function's own frame, hence macros. */
@@ -29,8 +40,28 @@ void pydn_guard_leave(jmp_buf *previous);
         return -1;                                              \
     }
 #define PYDN_GUARD_END                                          \
-    pydn_guard_leave(pydn_prev_);                               \
-    return 0;
+    return pydn_guard_leave(pydn_prev_);
+
+/* --- stopping long work (pydn_stop.c) ----------------------------------------------- */
+/* Why this thread's last guarded call failed. */
+#define PYDN_FAILED_DARKNET 0     /* Darknet gave up (exit, assert): pydn_last_error() */
+#define PYDN_FAILED_INTERRUPT 1   /* SIGINT arrived during the call */
+#define PYDN_FAILED_TIMEOUT 2     /* its deadline passed */
+#define PYDN_FAILED_MEMORY 3      /* an allocation failed */
+int pydn_last_failure(void);
+/* The next outermost guarded call of this thread stops at `deadline`, seconds of
+ * pydn_seconds()' clock (CLOCK_MONOTONIC, Python's time.monotonic()); 0: never. */
+void pydn_set_deadline(double deadline);
+/* Should the current call stop (SIGINT since it began, or past its deadline)?  Cheap;
+ * callable from any thread working for the call (the pool's workers adopt its state).
+ * Once true it stays true for the call, which then fails at its guard. */
+int pydn_stopping(void);
+/* Jump to the guard when the call should stop (a no-op outside a guarded thread). */
+void pydn_stop_point(void);
+/* For the thread pool: the calling thread's stop state, and adopting another's in a
+ * worker (returns the one it had, to adopt again after). */
+void *pydn_stop_state(void);
+void *pydn_stop_adopt(void *state);
 
 /* --- networks (pydn_network.c) ------------------------------------------------------ */
 int pydn_free_network(network *net);

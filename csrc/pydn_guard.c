@@ -3,7 +3,8 @@
  * printing to a log callback.  See pydn_trap.h for how the calls get here.
  *
  * Everything is thread-local, so concurrent calls on different networks keep their
- * own guard and their own error text.
+ * own guard and their own error text.  The outermost guard of a thread also makes its
+ * call stoppable (pydn_stop.c) and says why a call failed (pydn_last_failure).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -20,7 +21,17 @@ static __thread jmp_buf *guard_env;              /* innermost active guard, or N
 static __thread char last_error[PYDN_ERR_LEN];
 static __thread char pending[2][PYDN_LINE_LEN];  /* partial line per stream */
 static __thread char last_line[PYDN_LINE_LEN];   /* last complete stderr/stdout line */
+static __thread int failure;                     /* PYDN_FAILED_* of the last call */
 static pydn_log_fn log_fn;
+
+void pydn_exit(int status) __attribute__((noreturn));
+/* pydn_stop.c */
+void pydn_stop_begin(void);
+int pydn_stop_end(void);
+const char *pydn_stop_message(int why);
+
+int pydn_last_failure(void) { return failure; }
+int pydn_guarded(void) { return guard_env != NULL; }
 
 const char *pydn_last_error(void) { return last_error; }
 
@@ -30,6 +41,7 @@ void pydn_set_error(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
+    failure = PYDN_FAILED_DARKNET;
 }
 
 void pydn_set_log_callback(pydn_log_fn fn) { log_fn = fn; }
@@ -41,10 +53,23 @@ jmp_buf *pydn_guard_enter(jmp_buf *env)
     last_error[0] = 0;
     last_line[0] = 0;
     pending[0][0] = pending[1][0] = 0;
+    failure = PYDN_FAILED_DARKNET;
+    if (!previous) pydn_stop_begin();
     return previous;
 }
 
-void pydn_guard_leave(jmp_buf *previous) { guard_env = previous; }
+int pydn_guard_leave(jmp_buf *previous)
+{
+    guard_env = previous;
+    if (previous) return 0;
+    int stopped = pydn_stop_end();
+    if (!stopped) return 0;
+    if (failure == PYDN_FAILED_DARKNET && !last_error[0]) { /* finished, half-done */
+        failure = stopped;
+        snprintf(last_error, sizeof last_error, "%s", pydn_stop_message(stopped));
+    }
+    return -1;
+}
 
 /* Emit the complete lines of text, keep a trailing partial line pending. */
 static void emit(int level, const char *text)
@@ -117,6 +142,14 @@ static void __attribute__((noreturn)) fail(const char *what)
         snprintf(last_error, sizeof last_error, "%s (Darknet said: %s)", what, words);
     else
         snprintf(last_error, sizeof last_error, "%s", what);
+    longjmp(*guard_env, 1);
+}
+
+void pydn_guard_fail(int why, const char *what)
+{
+    if (!guard_env) pydn_exit(1);
+    failure = why;
+    snprintf(last_error, sizeof last_error, "%s", what);
     longjmp(*guard_env, 1);
 }
 

@@ -87,7 +87,8 @@ int pydn_classify(network *net, image im, float *out, int n)
     PYDN_GUARD_END
 }
 
-int pydn_parse_network(const char *cfg, network **out)
+/* What a build that fails half-way (out of memory, Ctrl-C) allocated is freed. */
+static int parse_tracked(const char *cfg, network **out)
 {
     PYDN_GUARD_BEGIN
     network *net = parse_network_cfg((char *)cfg);
@@ -95,6 +96,14 @@ int pydn_parse_network(const char *cfg, network **out)
     pydn_batch_network(net, 1);  /* set_batch_network, CPU-safe */
     *out = net;
     PYDN_GUARD_END
+}
+
+int pydn_parse_network(const char *cfg, network **out)
+{
+    pydn_alloc_track_begin();
+    int rc = parse_tracked(cfg, out);
+    pydn_alloc_track_end(rc != 0);
+    return rc;
 }
 
 int pydn_load_weights(network *net, const char *weights)

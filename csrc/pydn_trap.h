@@ -11,6 +11,11 @@
  * printf/fprintf(stdout|stderr)/perror are renamed the same way so that Darknet's
  * chatter is routed to Python logging (and the last lines are kept for error messages)
  * instead of being written to the process' stdout.
+ *
+ * malloc/calloc/realloc/free/fread go to pydn_alloc.c: a failed allocation becomes a
+ * MemoryError instead of a NULL that upstream would write to, a network that fails to
+ * build frees what it held, and building checks for Ctrl-C.  (Not in CUDA files: CUDA's
+ * headers declare device-side malloc/free.)
  */
 #ifndef PYDN_TRAP_H
 #define PYDN_TRAP_H
@@ -28,6 +33,11 @@ void pydn_assert_fail(const char *expr, const char *file, unsigned int line,
 int pydn_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int pydn_fprintf(FILE *stream, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void pydn_perror(const char *s);
+void *pydn_malloc(size_t n);
+void *pydn_calloc(size_t n, size_t size);
+void *pydn_realloc(void *p, size_t n);
+void pydn_free(void *p);
+size_t pydn_fread(void *ptr, size_t size, size_t n, FILE *stream);
 
 #ifdef __cplusplus
 }
@@ -39,5 +49,12 @@ void pydn_perror(const char *s);
 #define printf pydn_printf
 #define fprintf pydn_fprintf
 #define perror pydn_perror
+#ifndef __CUDACC__
+#define malloc pydn_malloc
+#define calloc pydn_calloc
+#define realloc pydn_realloc
+#define free pydn_free
+#define fread pydn_fread
+#endif
 
 #endif /* PYDN_TRAP_H */

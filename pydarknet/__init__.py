@@ -11,6 +11,7 @@ from __future__ import annotations
 from ._dist import installed_version  # first: it checks who wrote into this folder
 from ._lib import set_verbose
 from .api import classify, detect, detect_batch, detect_image
+from .cfg.budget import memory_limit, set_memory_limit
 from .cpu import get_num_threads, set_num_threads
 from .detector import Detector
 from .device import cuda_info, gpu_available, gpu_count, resolve_device
@@ -20,6 +21,9 @@ from .errors import (
     ClosedError,
     DarknetError,
     DarknetFileNotFoundError,
+    DarknetInterruptedError,
+    DarknetMemoryError,
+    DarknetTimeoutError,
     DarknetTypeError,
     DarknetValueError,
     DownloadError,
@@ -34,6 +38,8 @@ from .onnx import export_onnx
 from .results import Box, Detection
 from .video import annotate_video, detect_video
 
+MemoryError = DarknetMemoryError  # pydarknet.MemoryError: also a built-in MemoryError
+TimeoutError = DarknetTimeoutError  # likewise a TimeoutError
 __version__ = installed_version()  # from the metadata (pyproject.toml)
 
 __all__ = [
@@ -43,6 +49,9 @@ __all__ = [
     "ClosedError",
     "DarknetError",
     "DarknetFileNotFoundError",
+    "DarknetInterruptedError",
+    "DarknetMemoryError",
+    "DarknetTimeoutError",
     "DarknetTypeError",
     "DarknetValueError",
     "Detection",
@@ -50,8 +59,10 @@ __all__ = [
     "DownloadError",
     "GPUError",
     "ImageError",
+    "MemoryError",
     "Metadata",
     "Network",
+    "TimeoutError",
     "WeightsError",
     "annotate_video",
     "class_color",
@@ -71,7 +82,9 @@ __all__ = [
     "gpu_count",
     "load_meta",
     "load_net",
+    "memory_limit",
     "resolve_device",
+    "set_memory_limit",
     "set_num_threads",
     "set_verbose",
 ]

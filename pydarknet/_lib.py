@@ -7,11 +7,18 @@ owning wrappers live in :mod:`pydarknet.network`.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 from typing import Any, TypeAlias
 
 from ._wheel_libs import MissingWheelLibrary, import_extension
-from .errors import DarknetError
+from .errors import (
+    DarknetError,
+    DarknetInterruptedError,
+    DarknetMemoryError,
+    DarknetTimeoutError,
+)
 
 #: A cffi C object (a ``pydn_*`` struct, a pointer, an array): cffi's own types know no
 #: struct fields, so to the type checker it is Any.
@@ -53,7 +60,7 @@ try:
 except ImportError as exc:
     raise ImportError(_not_loaded(exc)) from exc
 
-__all__ = ["CData", "check", "ffi", "lib", "set_verbose"]
+__all__ = ["CData", "check", "ffi", "lib", "set_deadline", "set_verbose"]
 
 darknet_logger = logging.getLogger("pydarknet.darknet")
 _LEVELS = (logging.INFO, logging.WARNING)  # Darknet's stdout, stderr
@@ -93,10 +100,47 @@ def last_error(ffi: FFI = ffi, lib: Lib = lib) -> str:
     return text.decode("utf-8", "replace")
 
 
+#: pydn_last_failure(): why a call failed, when Darknet did not (csrc/pydn.h)
+FAILED_INTERRUPT, FAILED_TIMEOUT, FAILED_MEMORY = 1, 2, 3
+
+
+def _noop() -> None:
+    pass
+
+
+def _let_python_handle_sigint() -> None:
+    """A SIGINT stopped the call (csrc/pydn_stop.c): in the main thread Python's own
+    handler is pending and runs at the next function call, raising KeyboardInterrupt
+    (or running the program's handler).  Give it a few milliseconds to do so."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    end = time.monotonic() + 0.005
+    while time.monotonic() < end:
+        _noop()
+
+
 def check(
     rc: int, what: str, exc: type[Exception] = DarknetError, ffi: FFI = ffi, lib: Lib = lib
 ) -> None:
     """Raise ``exc`` naming ``what`` when a pydn_* call of a library (default pydarknet's
-    own) returned an error code."""
-    if rc != 0:
-        raise exc(f"{what}: {last_error(ffi, lib) or 'Darknet failed'}")
+    own) returned an error code; a call stopped by Ctrl-C raises KeyboardInterrupt (in
+    the main thread; DarknetInterruptedError elsewhere), one past its deadline
+    DarknetTimeoutError, a failed allocation DarknetMemoryError."""
+    if rc == 0:
+        return
+    message = f"{what}: {last_error(ffi, lib) or 'Darknet failed'}"
+    failure = lib.pydn_last_failure()
+    if failure == FAILED_INTERRUPT:
+        _let_python_handle_sigint()
+        raise DarknetInterruptedError(message)
+    if failure == FAILED_TIMEOUT:
+        raise DarknetTimeoutError(message)
+    if failure == FAILED_MEMORY:
+        raise DarknetMemoryError(message)
+    raise exc(message)
+
+
+def set_deadline(lib: Lib, deadline: float | None) -> None:
+    """The next guarded call of this thread on ``lib`` stops at ``deadline``
+    (:func:`time.monotonic` seconds; None: never): call it right before that call."""
+    lib.pydn_set_deadline(0.0 if deadline is None else max(deadline, 1e-9))

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .core import check_meta, classify_scores, raw_detect, raw_detect_arrays
+from .core import check_meta, classify_scores, deadline_after, raw_detect, raw_detect_arrays
 from .images import from_array, load_image, read_image
 from .network import Metadata, Network
 from .results import DetectionTuple, RawDetections, to_tuples
@@ -31,13 +31,19 @@ def detect_image(
     *,
     rgb: bool = False,
     nms_kind: str = "sort",
+    timeout: float | None = None,
 ) -> list[DetectionTuple]:
     """Detect objects in an HxWx3 BGR uint8 array (RGB with ``rgb=True``; gray and
     4-channel arrays are accepted too).  Returns ``[(name, prob, (x, y, w, h))]`` with
-    the box centre and size in pixels, sorted by prob, one entry per (box, class)."""
+    the box centre and size in pixels, sorted by prob, one entry per (box, class).
+    After ``timeout`` seconds the network stops and ``pydarknet.TimeoutError`` is
+    raised (the network stays usable); Ctrl-C raises KeyboardInterrupt likewise."""
+    deadline = deadline_after(timeout)
     check_meta(net, meta)
     # Conversion and letterbox run in C on the array's bytes.
-    raw = raw_detect_arrays(net, [image], thresh, hier_thresh, nms, rgb=rgb, nms_kind=nms_kind)
+    raw = raw_detect_arrays(
+        net, [image], thresh, hier_thresh, nms, rgb=rgb, nms_kind=nms_kind, deadline=deadline
+    )
     return to_tuples(raw[0], meta.names)
 
 
@@ -50,13 +56,16 @@ def detect(
     nms: float = 0.45,
     *,
     nms_kind: str = "sort",
+    timeout: float | None = None,
 ) -> list[DetectionTuple]:
     """:func:`detect_image` on an image file, decoded as ``./darknet detect`` does."""
+    deadline = deadline_after(timeout)
     check_meta(net, meta)
     bgr = read_image(image_path)
     raw = raw_detect_arrays(
-        net, [bgr], thresh, hier_thresh, nms, nms_kind=nms_kind, names=[os.fspath(image_path)]
-    )
+        net, [bgr], thresh, hier_thresh, nms, nms_kind=nms_kind, names=[os.fspath(image_path)],
+        deadline=deadline,
+    )  # fmt: skip
     return to_tuples(raw[0], meta.names)
 
 
@@ -70,13 +79,17 @@ def detect_batch(
     *,
     rgb: bool = False,
     nms_kind: str = "sort",
+    timeout: float | None = None,
 ) -> list[list[DetectionTuple]]:
     """:func:`pydarknet.detect_image` for several arrays of any sizes at once: one result
     list per image, each ``[(name, prob, (x, y, w, h))]`` sorted by prob.  The images go
     through the network together (Darknet's batch dimension), which has a higher
-    throughput than one call per image."""
+    throughput than one call per image.  ``timeout``: as for :func:`detect_image`."""
+    deadline = deadline_after(timeout)
     check_meta(net, meta)
-    raws = raw_detect_arrays(net, images, thresh, hier_thresh, nms, rgb=rgb, nms_kind=nms_kind)
+    raws = raw_detect_arrays(
+        net, images, thresh, hier_thresh, nms, rgb=rgb, nms_kind=nms_kind, deadline=deadline
+    )
     return [to_tuples(raw, meta.names) for raw in raws]
 
 

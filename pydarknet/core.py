@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Sequence
 
 import numpy as np
 
-from ._lib import FFI, CData
+from ._lib import FFI, CData, set_deadline
 from .errors import DarknetValueError, ImageError
 from .images import DarknetImage, fill_u8image, u8_view
 from .network import Metadata, Network
@@ -29,6 +30,7 @@ __all__ = [
     "check_meta",
     "check_options",
     "classify_scores",
+    "deadline_after",
     "last_forward_seconds",
     "raw_detect",
     "raw_detect_arrays",
@@ -82,6 +84,20 @@ def check_image_input(net: Network, width: int, height: int) -> None:
         )
 
 
+def deadline_after(timeout: float | None) -> float | None:
+    """The :func:`time.monotonic` time ``timeout`` seconds from now (None: no deadline);
+    a C call past it stops between layers and raises DarknetTimeoutError."""
+    if timeout is None:
+        return None
+    try:
+        t = float(timeout)
+    except (TypeError, ValueError):
+        raise DarknetValueError(f"timeout must be a number of seconds, got {timeout!r}") from None
+    if not (math.isfinite(t) and t > 0):
+        raise DarknetValueError(f"timeout must be positive and finite, got {timeout!r}")
+    return time.monotonic() + t
+
+
 def check_meta(net: Network, meta: Metadata) -> None:
     if len(meta.names) < net.classes:
         raise DarknetValueError(
@@ -113,8 +129,11 @@ def raw_detect(
     hier_thresh: float = 0.5,
     nms: float = 0.45,
     nms_kind: str = "sort",
+    *,
+    deadline: float | None = None,
 ) -> RawDetections:
-    """Run the CLI's detection pipeline on a converted image; boxes in pixels."""
+    """Run the CLI's detection pipeline on a converted image; boxes in pixels.
+    ``deadline``: see :func:`deadline_after`."""
     thresh, hier_thresh, nms = check_options(thresh, hier_thresh, nms, nms_kind)
     check_image_input(net, image.w, image.h)
     ffi, lib = net.backend.ffi, net.backend.lib
@@ -122,6 +141,7 @@ def raw_detect(
     cimg = image.cdata(ffi)
     seconds = ffi.new("double *")
     with net.locked() as ptr:
+        set_deadline(lib, deadline)
         rc = lib.pydn_detect(ptr, cimg, thresh, hier_thresh, nms, nms_kind == "obj", out, seconds)
     _timing.forward = seconds[0]
     try:
@@ -141,10 +161,12 @@ def raw_detect_arrays(
     rgb: bool = False,
     nms_kind: str = "sort",
     names: Sequence[str] | None = None,
+    deadline: float | None = None,
 ) -> list[RawDetections]:
     """Darknet's boxes for each array (HxWx3 BGR, or RGB with ``rgb=True``; gray and
     4-channel too), from one forward pass in the batch dimension; boxes in pixels.
-    ``names`` name the images in error messages (default ``image`` / ``images[i]``)."""
+    ``names`` name the images in error messages (default ``image`` / ``images[i]``);
+    ``deadline``: see :func:`deadline_after`."""
     thresh, hier_thresh, nms = check_options(thresh, hier_thresh, nms, nms_kind)
     if isinstance(images, np.ndarray) and images.ndim < 4:
         raise DarknetValueError("images must be a sequence of arrays (or an NxHxWxC array)")
@@ -165,6 +187,7 @@ def raw_detect_arrays(
     outs = ffi.new("pydn_dets[]", n)
     seconds = ffi.new("double *")
     with net.locked() as ptr:
+        set_deadline(lib, deadline)
         rc = lib.pydn_detect_u8(
             ptr, descs, n, orders[0], thresh, hier_thresh, nms, nms_kind == "obj", outs, seconds
         )

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import raw_detect, raw_detect_arrays
+from .core import deadline_after, raw_detect, raw_detect_arrays
 from .device import Device
 from .draw import draw_detections
 from .errors import DarknetValueError
@@ -60,22 +60,26 @@ class Detector:
         return self.meta.names
 
     def raw(self, image: str | os.PathLike[str] | np.ndarray | DarknetImage, *,
-            rgb: bool = False, thresh: float | None = None) -> RawDetections:  # fmt: skip
+            rgb: bool = False, thresh: float | None = None,
+            timeout: float | None = None) -> RawDetections:  # fmt: skip
         """Darknet's boxes in Darknet's order (see :class:`pydarknet.api.RawDetections`).
 
         ``image`` may also be converted beforehand (:func:`pydarknet.images.from_array`),
-        e.g. in another thread, so that this call is all inference."""
+        e.g. in another thread, so that this call is all inference.  ``timeout``: as
+        for :meth:`detect`."""
         t = self.thresh if thresh is None else thresh
+        deadline = deadline_after(timeout)
         if isinstance(image, DarknetImage):
-            return raw_detect(self.net, image, t, self.hier_thresh, self.nms)
+            return raw_detect(self.net, image, t, self.hier_thresh, self.nms, deadline=deadline)
         # 8-bit pixels: conversion and letterbox happen in C (pydn_detect_u8)
         if isinstance(image, np.ndarray):
             array, name = image, "image"
         else:
             array, name = read_image(image), os.fsdecode(image)
         return raw_detect_arrays(
-            self.net, [array], t, self.hier_thresh, self.nms, rgb=rgb, names=[name]
-        )[0]
+            self.net, [array], t, self.hier_thresh, self.nms, rgb=rgb, names=[name],
+            deadline=deadline,
+        )[0]  # fmt: skip
 
     def detect(
         self,
@@ -84,9 +88,14 @@ class Detector:
         rgb: bool = False,
         thresh: float | None = None,
         darknet_order: bool = False,
+        timeout: float | None = None,
     ) -> list[Detection]:
-        """Detections in an image file or a BGR (``rgb=True``: RGB) uint8 array."""
-        raw = self.raw(image, rgb=rgb, thresh=thresh)
+        """Detections in an image file or a BGR (``rgb=True``: RGB) uint8 array.
+
+        After ``timeout`` seconds the network stops (between layers) and
+        ``pydarknet.TimeoutError`` is raised; Ctrl-C raises KeyboardInterrupt likewise.
+        Either way the detector stays usable."""
+        raw = self.raw(image, rgb=rgb, thresh=thresh, timeout=timeout)
         return to_detections(raw, self.meta.names, darknet_order=darknet_order)
 
     __call__ = detect

@@ -2,6 +2,8 @@
 
 Every class derives from :class:`DarknetError` and also from the built-in exception a
 Python user would expect, so ``except FileNotFoundError`` or ``except ValueError`` work.
+``pydarknet.MemoryError`` and ``pydarknet.TimeoutError`` are the classes
+:class:`DarknetMemoryError` and :class:`DarknetTimeoutError`.
 """
 
 from __future__ import annotations
@@ -61,3 +63,18 @@ class DownloadError(DarknetError, OSError):
 
 class GPUError(DarknetError, RuntimeError):
     """A GPU was asked for, but this build has no CUDA or this machine no usable GPU."""
+
+
+class DarknetMemoryError(DarknetError, MemoryError):
+    """A network needs more memory than this process may use (estimated from its cfg
+    before anything is allocated, see :mod:`pydarknet.cfg.budget`), or an allocation
+    inside Darknet failed.  The process stays usable."""
+
+
+class DarknetTimeoutError(DarknetError, TimeoutError):
+    """A call with ``timeout=`` ran past it; the network stays usable."""
+
+
+class DarknetInterruptedError(DarknetError, InterruptedError):
+    """Work stopped by SIGINT (Ctrl-C) where Python raises no KeyboardInterrupt: in a
+    thread other than the main one, or under a SIGINT handler that does not raise."""

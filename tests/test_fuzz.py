@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import struct
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +129,43 @@ def test_fuzz_mutated_yolov3_tiny(mutations: list[tuple[int, int, str]]) -> None
         elif "=" in lines[index]:
             lines[index] = lines[index].split("=")[0] + "=" + value
     try_network("\n".join(lines) + "\n")
+
+
+WINDOW_KEYS = ("size", "stride", "padding", "pad", "width", "height", "filters", "batch")
+WINDOW_LINES = [i for i, line in enumerate(TINY_LINES) if line.split("=")[0].strip() in WINDOW_KEYS]
+CHANGES = st.one_of(st.sampled_from(["*2", "*10", "*1000", "neg", "0"]), st.sampled_from(EXTREMES))
+
+
+def changed(value: str, change: str) -> str:
+    v = int(value)
+    if change.startswith("*"):
+        return str(v * int(change[1:]))
+    return {"neg": str(-v), "0": "0"}.get(change, change)
+
+
+@settings(FUZZ, max_examples=40 * SCALE)
+@given(st.lists(st.tuples(st.sampled_from(WINDOW_LINES), CHANGES), min_size=1, max_size=3))
+def test_fuzz_sizes_strides_and_windows_of_yolov3_tiny(mutations: list[tuple[int, str]]) -> None:
+    """Sizes, strides and window options of yolov3-tiny (at 64x64) multiplied, negated, 0
+    or huge: each either detects or raises a DarknetError (a timeout included), in
+    bounded time; none hangs or crashes."""
+    lines = list(TINY_LINES)
+    for index, change in mutations:
+        key, value = lines[index].split("=")
+        lines[index] = f"{key}={changed(value.strip(), change)}"
+    text = "\n".join(lines) + "\n"
+    try:
+        if check_cfg_bytes(text.encode()).bytes_needed > RUN_LIMIT:
+            return
+    except pydarknet.DarknetError:
+        return
+    path = SCRATCH / "window.cfg"
+    path.write_text(text)
+    try:
+        with pydarknet.load_net(path) as net:
+            raw_detect(net, from_array(IMAGE), thresh=0.1, deadline=time.monotonic() + 2)
+    except pydarknet.DarknetError:
+        pass
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,8 @@
 /* cffi declarations of csrc/pydn.h (see there for what each does). */
 
 const char *pydn_last_error(void);
+int pydn_last_failure(void);  /* 0 Darknet, 1 SIGINT, 2 deadline, 3 out of memory */
+void pydn_set_deadline(double deadline);  /* the next call's, time.monotonic(); 0: none */
 typedef void (*pydn_log_fn)(int level, const char *line);
 void pydn_set_log_callback(pydn_log_fn fn);
 extern "Python" void pydn_python_log(int level, const char *line);

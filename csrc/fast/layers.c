@@ -114,6 +114,7 @@ PYDN_BODY void maxpool_plane_body(const layer *l, const float *in, float *out)
     int h = l->h, w = l->w, oh = l->out_h, ow = l->out_w, off = -l->pad / 2;
     int simple = l->size == 2 && l->stride == 2 && off == 0 && 2 * oh <= h && 2 * ow <= w;
     for (int i = 0; i < oh; ++i) {
+        if (!simple && pydn_stopping()) return; /* a row of a large window: bounded */
         if (simple) {
             const float *r0 = in + (size_t)2 * i * w, *r1 = r0 + w;
             for (int j = 0; j < ow; ++j) {

@@ -172,6 +172,7 @@ static void forward_images(const network *net, float *input, int b0, int nb, int
         n.batch = nb;
     }
     for (int i = 0; i < n.n; ++i) {
+        if (pydn_stopping()) return; /* Ctrl-C or a deadline: pydn_forward stops the call */
         n.index = i;
         layer l = n.layers[i];
         double t0 = profile ? profile_seconds() : 0;
@@ -198,7 +199,9 @@ static void images_task(void *ctx, int t)
  * every layer's delta (training gradients) before each forward.  A batch of at least
  * one image per thread runs image-parallel: each thread takes a contiguous share of the
  * images through the whole network (no synchronization between layers, activations
- * stay in that core's cache); images left over run layer-parallel as usual. */
+ * stay in that core's cache); images left over run layer-parallel as usual.
+ * Between layers (and the pool between tasks) it checks whether the call should stop
+ * (pydn_stopping: Ctrl-C, a deadline); if so it ends the call at its guard. */
 void pydn_forward(network *net, float *input)
 {
     pydn_fast_prepare(net); /* a network not loaded through pydn_load_weights */
@@ -210,4 +213,5 @@ void pydn_forward(network *net, float *input)
     }
     if (done < B) forward_images(net, input, done, B - done, profile_on && done == 0);
     if (profile_on && done == 0) profile_n = net->n < PYDN_PROFILE_MAX ? net->n : PYDN_PROFILE_MAX;
+    pydn_stop_point();
 }

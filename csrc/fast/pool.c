@@ -11,6 +11,10 @@
  *
  * One job at a time: a second thread calling in while the pool is busy (another
  * network used concurrently) runs its tasks on its own, serially.
+ *
+ * Stopping (pydn_stopping, Ctrl-C or a deadline): the workers adopt the caller's stop
+ * state, and every task checks it before it runs; once the call should stop, the
+ * remaining tasks are skipped (counted done) and the caller's forward loop ends it.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -20,6 +24,7 @@
 #include <unistd.h>
 
 #include "fast.h"
+#include "pydn.h"
 
 #define POOL_MAX 64
 /* Polls (about 1 ms on Zen 5) before a worker sleeps on the condition variable: long
@@ -37,6 +42,7 @@ static int workers;                     /* started */
 static int job_workers;                 /* workers that may join the current job */
 static pydn_task_fn job_fn;
 static void *job_ctx;
+static void *job_stop;                  /* the caller's stop state (pydn_stop_state) */
 static int job_n;
 static atomic_uint job_gen;             /* bumped for each job */
 static atomic_ullong claim;             /* (generation << 32) | next task */
@@ -50,7 +56,7 @@ static void run_tasks(unsigned gen, pydn_task_fn fn, void *ctx, int n)
     for (;;) {
         if ((unsigned)(c >> 32) != gen || (int)(unsigned)c >= n) return;
         if (!atomic_compare_exchange_weak(&claim, &c, c + 1)) continue;
-        fn(ctx, (int)(unsigned)c);
+        if (!pydn_stopping()) fn(ctx, (int)(unsigned)c);
         atomic_fetch_add(&done, 1);
         c = atomic_load(&claim);
     }
@@ -66,10 +72,14 @@ static void *worker(void *arg)
         while (atomic_load(&job_gen) == seen) pthread_cond_wait(&wake, &wake_lock);
         unsigned gen = seen = atomic_load(&job_gen);
         pydn_task_fn fn = job_fn;
-        void *ctx = job_ctx;
+        void *ctx = job_ctx, *stop = job_stop;
         int n = job_n, joins = index < job_workers;
         pthread_mutex_unlock(&wake_lock);
-        if (joins) run_tasks(gen, fn, ctx, n);
+        if (joins) {
+            pydn_stop_adopt(stop);
+            run_tasks(gen, fn, ctx, n);
+            pydn_stop_adopt(NULL);
+        }
     }
     return NULL;
 }
@@ -93,7 +103,7 @@ void pydn_parallel_for(int n, pydn_task_fn fn, void *ctx)
     int helpers = pydn_threads() - 1;
     if (helpers > n - 1) helpers = n - 1;
     if (helpers <= 0 || pthread_mutex_trylock(&busy)) {
-        for (int i = 0; i < n; ++i) fn(ctx, i);
+        for (int i = 0; i < n && !pydn_stopping(); ++i) fn(ctx, i);
         return;
     }
     start_workers(helpers);
@@ -101,6 +111,7 @@ void pydn_parallel_for(int n, pydn_task_fn fn, void *ctx)
     unsigned gen = atomic_load(&job_gen) + 1;
     job_fn = fn;
     job_ctx = ctx;
+    job_stop = pydn_stop_state();
     job_n = n;
     job_workers = helpers;
     atomic_store(&done, 0);

@@ -14,9 +14,8 @@ AlexeyAB/hank-ai fork, which Darknet would misread, and logs options it ignores.
 
 from __future__ import annotations
 
-import os
-
 from ..errors import CfgError
+from .budget import check_budget
 from .layers import PARSERS
 from .options_check import check_options
 from .parse import INT_MAX, Section, read_cfg
@@ -28,14 +27,6 @@ __all__ = ["LayerShape", "NetworkShape", "check_cfg", "check_cfg_bytes"]
 MAX_SIDE = 16384  # input width/height: keeps Darknet's int products (letterbox) in range
 MAX_CHANNELS = 4096
 DETECTORS = ("yolo", "region", "detection")
-
-
-def memory_limit() -> int:
-    """Bytes a network may need: the machine's physical memory."""
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-Linux
-        return 16 << 30
 
 
 _NET = ("[net]", "[network]")
@@ -131,16 +122,7 @@ def check_cfg_bytes(data: bytes, name: str = "<cfg>") -> NetworkShape:
     if all(ly.kind == "cost" for ly in net.layers):
         raise CfgError(f"cfg file {name!r} has only [cost] layers: no output layer", path=name)
     _check_detectors(name, net.layers, sections[1:])
-    floats = sum(ly.floats or 2 * net.batch * ly.outputs for ly in net.layers)
-    net.bytes_needed = 4 * (floats + net.inputs * net.batch) + max(
-        ly.workspace for ly in net.layers
-    )
-    if net.bytes_needed > memory_limit():
-        raise CfgError(
-            f"cfg file {name!r} needs about {net.bytes_needed / 2**30:.1f} GiB, more than "
-            "this machine's memory",
-            path=name,
-        )
+    check_budget(name, net)  # sets net.bytes_needed; DarknetMemoryError beyond the limit
     return net
 
 

@@ -25,6 +25,7 @@ def _conv(ly: LayerRules) -> LayerShape:
         padding = size // 2
     ly.image()
     ly.stride_fits(stride, 2 * padding)
+    ly.window_fits(size, 2 * padding)
     if ly.c % groups or n % groups:
         raise ly.fail(
             f"groups={groups} must divide both its {ly.c} channels and filters={n}", "groups"
@@ -38,6 +39,7 @@ def _conv(ly: LayerRules) -> LayerShape:
     ly.fits(workspace=space)
     s = ly.out("convolutional", out_w, out_h, n, workspace=4 * space)
     s.floats = 2 * ly.batch * s.outputs + 2 * nweights
+    s.weights, s.size, s.stride, s.groups = nweights, size, stride, groups
     return s
 
 
@@ -56,6 +58,7 @@ def _deconv(ly: LayerRules) -> LayerShape:
         workspace=4 * ly.w * ly.h * size * size * n,
     )
     s.floats = 2 * ly.batch * s.outputs + 2 * ly.c * n * size * size
+    s.weights, s.size, s.stride = ly.c * n * size * size, size, stride
     return s
 
 
@@ -75,6 +78,7 @@ def _local(ly: LayerRules) -> LayerShape:
     ly.fits(weights=weights, workspace=out_w * out_h * size * size * ly.c)
     s = ly.out("local", out_w, out_h, n, workspace=4 * out_w * out_h * size * size * ly.c)
     s.floats = 2 * ly.batch * s.outputs + 2 * weights
+    s.weights, s.size, s.stride = weights, size, stride
     return s
 
 
@@ -85,6 +89,7 @@ def _connected(ly: LayerRules) -> LayerShape:
         raise ly.fail("has no inputs")
     s = ly.out("connected", 1, 1, output)
     s.floats = 2 * ly.batch * output + 2 * ly.inputs * output
+    s.weights = ly.inputs * output
     return s
 
 
@@ -95,10 +100,12 @@ def _maxpool(ly: LayerRules) -> LayerShape:
     ly.image()
     ly.stride_fits(stride, padding)
     ly.fits(padded=max(ly.w, ly.h) + padding)
+    ly.window_fits(size, padding)
     out_w = cdiv(ly.w + padding - size, stride) + 1
     out_h = cdiv(ly.h + padding - size, stride) + 1
     s = ly.out("maxpool", out_w, out_h, ly.c)
     s.floats = 2 * ly.batch * s.outputs
+    s.size, s.stride = size, stride
     return s
 
 
@@ -283,6 +290,7 @@ def _recurrent(kind: str, matrices: int) -> Callable[[LayerRules], LayerShape]:
         ly.fits(weights=max(ly.inputs, output) * output)
         s = ly.flat(kind, output)
         s.floats = matrices * (max(ly.inputs, output) * output * 2 + 4 * output)
+        s.weights = matrices * max(ly.inputs, output) * output
         return s
 
     return parse

@@ -69,6 +69,19 @@ class LayerRules:
         if stride > max(self.w, self.h) + padding:
             raise self.fail(f"stride={stride} is larger than its {self.w}x{self.h} input", "stride")
 
+    def window_fits(self, size: int, padding: int) -> None:
+        """A window must fit its padded input (``padding``: both sides together), and
+        be at most twice the input's larger side (+1): beyond that every output already
+        sees the whole input, and the loops would only run longer (size=99999999)."""
+        w, h = self.w, self.h
+        most = min(min(w, h) + padding, 2 * max(w, h) + 1)
+        if size > most:
+            raise self.fail(
+                f"size={size} is larger than its {w}x{h} input padded by {padding} "
+                f"(at most {most})",
+                "size",
+            )
+
     def out(self, kind: str, w: int, h: int, c: int, **extra: int) -> LayerShape:
         self.fits(output_size=w * h * c * self.batch)
         if min(w, h, c) < 1:

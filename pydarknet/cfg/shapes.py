@@ -20,6 +20,11 @@ class LayerShape:
     coords: int = 0
     floats: int = 0  # rough float count of its buffers, for the memory limit
     workspace: int = 0  # bytes
+    # what budget.py's COSTS read (0 where the kind has none)
+    weights: int = 0  # floats of its weight matrix
+    size: int = 0  # its window (kernel) side
+    stride: int = 0
+    groups: int = 1
 
     @property
     def is_image(self) -> bool:

@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException
 from ..api import detect_batch
 from ..detector import Detector
 from ..draw import draw_detections
-from ..errors import DarknetError
+from ..errors import DarknetError, DarknetTimeoutError
 from ..results import Box, Detection
 from .batching import Batcher, Options, QueueFullError, Result
 from .inputs import InputError, decode_image, read_image_bytes
@@ -61,6 +61,7 @@ class ServeConfig:
     max_pixels: int = 40_000_000
     max_queue: int = 1024
     api_key: str | None = None
+    request_timeout: float | None = None  # seconds; past it a request is answered 503
 
     @property
     def model_name(self) -> str:
@@ -91,14 +92,19 @@ class Service:
             self.class_ids.setdefault(name, i)
         self.batcher = Batcher(self._run_batch, max_batch=c.max_batch,
                                max_wait=c.max_wait_ms / 1000, max_queue=c.max_queue,
-                               on_batch=self.metrics.observe_batch)  # fmt: skip
+                               on_batch=self.metrics.observe_batch,
+                               timeout=c.request_timeout)  # fmt: skip
         self.batcher.start()
         self.detector = det
 
-    def _run_batch(self, images: Sequence[np.ndarray], o: Options) -> list[Result]:
+    def _run_batch(
+        self, images: Sequence[np.ndarray], o: Options, deadline: float | None
+    ) -> list[Result]:
         det = self.detector
         assert det is not None
-        return detect_batch(det.net, det.meta, images, o.thresh, o.hier_thresh, o.nms)
+        left = None if deadline is None else max(deadline - time.monotonic(), 1e-6)
+        return detect_batch(det.net, det.meta, images, o.thresh, o.hier_thresh, o.nms,
+                            timeout=left)  # fmt: skip
 
     async def close(self) -> None:
         if self.batcher is not None:
@@ -214,9 +220,16 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
         image = await run_in_threadpool(decode_image, data, config.max_pixels)
         assert service.batcher is not None
         try:
-            found = await service.batcher.submit(image, Options(thresh, hier_thresh, nms))
+            found = await asyncio.wait_for(
+                service.batcher.submit(image, Options(thresh, hier_thresh, nms)),
+                config.request_timeout,
+            )
         except QueueFullError as exc:
             raise InputError(503, f"the service is busy ({exc}); retry later") from None
+        except (asyncio.TimeoutError, DarknetTimeoutError):
+            raise InputError(503, f"the detection took longer than the service's "
+                             f"--request-timeout ({config.request_timeout:g} s); retry "
+                             "later or with a smaller image") from None  # fmt: skip
         except DarknetError as exc:
             raise InputError(422, f"cannot detect on this image: {exc}") from None
         dets = [Detection(label, service.class_ids.get(label, -1), prob, Box(*box))

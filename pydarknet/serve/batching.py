@@ -8,6 +8,9 @@ loop stays free for other requests and health checks while the network computes.
 Requests with other options wait for the next round, since thresholds change NMS and
 batches share one set of options.  If a batch fails (one image the network cannot take),
 each of its images runs alone, so every request gets exactly its own answer or error.
+With a ``timeout`` (``--request-timeout``), a batch runs until the last of its requests
+has waited that long: then nobody waits for it any more, and the network stops between
+layers (DarknetTimeoutError for each request still there).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import DarknetError, DarknetValueError
+from ..errors import DarknetError, DarknetTimeoutError, DarknetValueError
 from ..results import DetectionTuple
 
 __all__ = ["Batcher", "Options", "QueueFullError"]
@@ -37,8 +40,9 @@ class Options:
 
 # One image's answer: its detections, as pydarknet.detect_batch gives them
 Result = list[DetectionTuple]
-# (images, options) -> one result per image, as pydarknet.detect_batch answers
-RunBatch = Callable[[Sequence[np.ndarray], Options], list[Result]]
+# (images, options, deadline) -> one result per image, as pydarknet.detect_batch answers;
+# deadline: time.monotonic() after which nobody waits for the batch (None: no limit)
+RunBatch = Callable[[Sequence[np.ndarray], Options, float | None], list[Result]]
 
 
 class QueueFullError(RuntimeError):
@@ -64,13 +68,14 @@ class Batcher:
         max_wait: float = 0.005,
         max_queue: int = 1024,
         on_batch: Callable[[int], None] | None = None,
+        timeout: float | None = None,
     ) -> None:
         if max_batch < 1:
             raise DarknetValueError(f"max_batch must be at least 1, got {max_batch}")
         if max_wait < 0:
             raise DarknetValueError(f"max_wait must not be negative, got {max_wait}")
         self.run_batch, self.max_batch, self.max_wait = run_batch, max_batch, max_wait
-        self.max_queue, self.on_batch = max_queue, on_batch
+        self.max_queue, self.on_batch, self.timeout = max_queue, on_batch, timeout
         self._pending: list[_Job] = []
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="pydarknet-batch")
@@ -132,7 +137,10 @@ class Batcher:
                 continue
             if self.on_batch is not None:
                 self.on_batch(len(jobs))
-            outcomes = await loop.run_in_executor(self._executor, self._run, jobs, first.options)
+            stop_at = None if self.timeout is None else max(j.arrived for j in jobs) + self.timeout
+            outcomes = await loop.run_in_executor(
+                self._executor, self._run, jobs, first.options, stop_at
+            )
             for job, outcome in zip(jobs, outcomes, strict=True):
                 if job.future.done():
                     continue
@@ -141,11 +149,15 @@ class Batcher:
                 else:
                     job.future.set_result(outcome)
 
-    def _run(self, jobs: list[_Job], options: Options) -> list[Result | BaseException]:
+    def _run(
+        self, jobs: list[_Job], options: Options, deadline: float | None
+    ) -> list[Result | BaseException]:
         """One result (or exception) per job; a failed batch runs its images one by one."""
         images = [j.image for j in jobs]
         try:
-            return list(self.run_batch(images, options))
+            return list(self.run_batch(images, options, deadline))
+        except DarknetTimeoutError as exc:  # nobody waits any more
+            return [exc] * len(jobs)
         except DarknetError as exc:
             if len(jobs) == 1:
                 return [exc]
@@ -154,7 +166,7 @@ class Batcher:
         outcomes: list[Result | BaseException] = []
         for image in images:
             try:
-                outcomes.append(self.run_batch([image], options)[0])
+                outcomes.append(self.run_batch([image], options, deadline)[0])
             except Exception as exc:
                 outcomes.append(exc)
         return outcomes

@@ -57,6 +57,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    "in millions of pixels (default 40)")  # fmt: skip
     s.add_argument("--max-queue", type=_positive(int), default=1024,
                    help="requests waiting for the network before 503 (default 1024)")  # fmt: skip
+    s.add_argument("--request-timeout", type=_positive(float), default=None, metavar="S",
+                   help="answer 503 to a request not answered within S seconds, and stop "
+                   "the network's work for it (default: no limit)")  # fmt: skip
     s.add_argument("--api-key", default=os.environ.get("PYDARKNET_API_KEY"),
                    help="require this key (header X-API-Key or Authorization: Bearer) for "
                    "/detect, /models, /metrics (default: env PYDARKNET_API_KEY)")  # fmt: skip
@@ -103,7 +106,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         model=args.model, cfg=args.cfg, weights=args.weights, names=args.data,
         device=args.device, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
         max_upload_mb=args.max_upload_mb, max_pixels=max_pixels, max_queue=args.max_queue,
-        api_key=args.api_key or None,
+        api_key=args.api_key or None, request_timeout=args.request_timeout,
     )  # fmt: skip
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     fixed_mmap_threshold()
