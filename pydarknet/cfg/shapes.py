@@ -20,6 +20,7 @@ class LayerShape:
     coords: int = 0
     floats: int = 0  # rough float count of its buffers, for the memory limit
     workspace: int = 0  # bytes
+    weights: int = 0  # floats of the weights file (set by dialect="alexeyab")
 
     @property
     def is_image(self) -> bool:
@@ -36,3 +37,5 @@ class NetworkShape:
     time_steps: int = 1
     layers: list[LayerShape] = field(default_factory=list)
     bytes_needed: int = 0
+    dialect: str = "pjreddie"  # whose semantics: "pjreddie" or "alexeyab"
+    letter_box: int = 0  # [net] letter_box= of dialect="alexeyab": letterbox, not stretch
