@@ -33,7 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..cfg import LayerShape, NetworkShape, check_cfg_bytes
+from ..cfg import LayerShape, NetworkShape, check_cfg, check_cfg_bytes
 from ..cfg.parse import c_atof, c_atoi, read_cfg
 from ..errors import DarknetError
 from ..network import existing_file
@@ -70,6 +70,7 @@ CONVERTERS: dict[str, Callable[[Layer], Tensor]] = {
 FORK_CONVERTERS: dict[str, Callable[[Layer], Tensor]] = {
     **CONVERTERS, "shortcut": fork_layers.shortcut, "sam": fork_layers.sam,
     "scale_channels": fork_layers.scale_channels, "reorg3d": fork_layers.reorg3d,
+    "empty": layers.identity,
 }  # fmt: skip
 # deconvolutional, normalization (LRN), l2norm, iseg and the recurrent layers are refused,
 # and the fork's other layers ([implicit], [Gaussian_yolo], [conv_lstm], ...).
@@ -215,8 +216,5 @@ def yolo_heads(cfg: str | os.PathLike[str], dialect: str = "auto") -> list[YoloH
 def letter_box(cfg: str | os.PathLike[str], dialect: str = "auto") -> bool:
     """Whether the network's input is the letterboxed image (pjreddie's always; the
     fork's only with [net] letter_box=1, else the stretched image)."""
-    path = existing_file(cfg, "cfg file")
-    with open(path, "rb") as f:
-        data = f.read()
-    _net, fork = _shapes(data, path, dialect)
-    return not fork or read_cfg(data, path)[0].int("letter_box", 0) != 0
+    net = check_cfg(existing_file(cfg, "cfg file"), dialect)
+    return net.dialect != "alexeyab" or net.letter_box != 0

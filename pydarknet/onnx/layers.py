@@ -262,5 +262,6 @@ def logistic(ly: Layer) -> Tensor:
 
 
 def identity(ly: Layer) -> Tensor:
-    """[dropout] and [cost] pass their input on in a forward pass outside training."""
+    """[dropout] and [cost] pass their input on in a forward pass outside training (as
+    the fork's [empty] and [silence] do)."""
     return ly.x
