@@ -311,5 +311,7 @@ def test_fork_detections(name: str, tmp_path: Path) -> None:
         matched += assert_reproduced([d for d in theirs if min(d[2][2:]) >= 1], ours, thresh)
         assert_reproduced([d for d in ours if min(d[2][2:]) >= 1], theirs, thresh)
     assert matched > 0
-    print(f"\n{name}: {matched} fork detections matched; worst layer errors:",
-          {k: f"{v:.1e}" for k, v in WORST.items()})
+    print(
+        f"\n{name}: {matched} fork detections matched; worst layer errors:",
+        {k: f"{v:.1e}" for k, v in WORST.items()},
+    )

@@ -28,7 +28,8 @@ def _normalized(w: np.ndarray, how: str) -> np.ndarray:
     total = np.float32(WEIGHTS_EPS) + np.zeros(w.shape[1], np.float32)
     for row in v:  # the fork's order of summation
         total = (total + row).astype(np.float32)
-    return (v / total).astype(np.float32)
+    out: np.ndarray = (v / total).astype(np.float32)
+    return out
 
 
 def shortcut(ly: Layer) -> Tensor:

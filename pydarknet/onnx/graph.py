@@ -8,6 +8,7 @@ and one that reads values by :meth:`Graph.flat`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -234,8 +235,9 @@ def _hard_mish(g: Graph, x: str, base: str) -> str:
 def _gelu(g: Graph, x: str, base: str) -> str:
     """0.5*x*(1 + tanh(0.797885*x + 0.035677*x^3))."""
     cube = g.op("Mul", [g.op("Mul", [x, x], f"{base}_sq"), x], f"{base}_cube")
-    inner = g.op("Add", [g.scale_shift(x, 0.797885, 0.0, f"{base}_a"),
-                         g.scale_shift(cube, 0.035677, 0.0, f"{base}_b")], f"{base}_in")  # fmt: skip
+    terms = [g.scale_shift(x, 0.797885, 0.0, f"{base}_a"),
+             g.scale_shift(cube, 0.035677, 0.0, f"{base}_b")]  # fmt: skip
+    inner = g.op("Add", terms, f"{base}_in")
     t = g.scale_shift(g.op("Tanh", [inner], f"{base}_tanh"), 1.0, 1.0, f"{base}_t1")
     return g.op("Mul", [g.scale_shift(x, 0.5, 0.0, f"{base}_x2"), t], base)
 
@@ -255,7 +257,7 @@ def _normalize_channels(g: Graph, x: str, base: str, softmax: bool = False,
     return g.op("Div", [v, total], base)
 
 
-FORK_ACTIVATIONS = {
+FORK_ACTIVATIONS: dict[str, Callable[[Graph, str, str], str]] = {
     **ACTIVATIONS,
     "swish": _swish,
     "mish": _mish,

@@ -203,9 +203,9 @@ def yolo(ly: Layer) -> Tensor:
     scale = np.float32(ly.get_float("scale_x_y", 1.0))
     if scale == 1:
         return Tensor(x, True)
-    xy = np.zeros(per, bool)
-    xy[:2] = True
-    xy = np.tile(xy, s.c // per).reshape(1, -1, 1, 1)
+    entry_xy = np.zeros(per, bool)
+    entry_xy[:2] = True
+    xy = np.tile(entry_xy, s.c // per).reshape(1, -1, 1, 1)
     factor = np.where(xy, scale, np.float32(1)).astype(np.float32)
     shift = np.where(xy, np.float32(-0.5 * (float(scale) - 1)), np.float32(0)).astype(np.float32)
     return Tensor(g.scale_shift(x, factor, shift, f"{b}_scale_xy"), True)
