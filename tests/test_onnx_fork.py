@@ -16,6 +16,7 @@ import pytest
 
 import pydarknet
 from pydarknet.cfg import check_cfg
+from pydarknet.cfg.parse import read_cfg
 from pydarknet.onnx import build_model, letter_box, output_layers, yolo_heads
 from pydarknet.onnx.numpy_pipeline import detect_yolo, preprocess
 
@@ -37,9 +38,12 @@ SIZES = {
 # Layers where fp32 rounding alone exceeds 1e-3, with the bound they meet: the SAM
 # attention convolution (logistic) of this cfg sums 256 channels of values near 1e6
 # (seeded weights grow through its shortcuts) into results near 0, so rounding
-# differences upstream (1e-5 relative) move its outputs by up to ~0.05; its [sam],
-# the layers after it and the [yolo] inputs stay within 1e-3.
-ILL_CONDITIONED = {("yolov4-sam-mish-csp-reorg-bfm", 170): 0.1}
+# differences upstream (1e-5 relative) move its outputs by up to ~0.05 (measured 0.03)
+# and its [sam]'s by 3e-3; the layers after them and the [yolo] inputs stay within 1e-3.
+ILL_CONDITIONED = {
+    ("yolov4-sam-mish-csp-reorg-bfm", 170): 0.1,
+    ("yolov4-sam-mish-csp-reorg-bfm", 171): 0.01,
+}
 WORST: dict[str, float] = {}
 
 
@@ -75,6 +79,7 @@ def check_layers(name: str, cfg: Path, weights: Path, image: Path) -> float:
     ours = preprocess(pydarknet.images.read_image(str(image)), net.width, net.height,
                       letter_box(cfg))  # fmt: skip
     assert np.max(np.abs(ours[0] - x)) < 1e-5  # the fork's resize_image / letterbox_image
+    sections = read_cfg(cfg.read_bytes(), str(cfg))[1:]
     default = build_model(cfg, weights)
     assert [o.name for o in default.graph.output] == [
         f"layer_{i}" for i in output_layers(net.layers)
@@ -83,6 +88,16 @@ def check_layers(name: str, cfg: Path, weights: Path, image: Path) -> float:
     got = session(build_model(cfg, weights, outputs=layers)).run(None, {"input": x[None]})
     worst = 0.0
     for i, out, ref in zip(layers, got, want, strict=True):
+        if not np.all(np.isfinite(ref)):
+            # The fork is built -Ofast (its Makefile): its logistic 1/(1 + expf(-x))
+            # gives NaN below x = -88 where it is 0, so swish/logistic layers fed
+            # such values output NaN, and every layer after them too.  There ours
+            # must be 0; the layers after it cannot be compared.
+            kinds = {"swish", "logistic"}
+            assert sections[i].find("activation")[1] in kinds, (name, i)
+            assert np.all(np.abs(out[0][~np.isfinite(ref)]) < 1e-30), (name, i)
+            print(f"\n{name}: the fork gives NaN from layer {i} on (-Ofast logistic)")
+            break
         err = relative_error(out, ref)
         bound = ILL_CONDITIONED.get((name, i), MAX_REL)
         assert err <= bound, f"{name} layer {i} ({net.layers[i].kind}): relative error {err:.2e}"
