@@ -105,6 +105,10 @@ void pydn_resize_u8(const pydn_u8image *im, const int order[3], int w, int h, fl
 void pydn_forward(network *net, float *input);
 /* Fold batch norm and install the fast layer forwards (no-op without DARKNET_FAST). */
 void pydn_fast_prepare(network *net);
+/* Layer i's forward alone on `input`, at the network's batch, reading the other layers'
+ * outputs as they are (a fused conv + maxpool pair runs as two layers): for tests that
+ * compare one layer at a time. */
+int pydn_forward_layer(network *net, int i, const float *input);
 /* Upstream's layer forwards again (for comparisons), until the next prepare. */
 void pydn_fast_restore(network *net);
 

@@ -38,6 +38,7 @@ int pydn_detect_u8(network *net, const pydn_u8image *ims, int n, const int order
                    float thresh, float hier_thresh, float nms, int nms_obj, pydn_dets *outs,
                    double *forward_seconds);
 void pydn_fast_restore(network *net);
+int pydn_forward_layer(network *net, int i, const float *input);
 int pydn_fast_build(void);
 int pydn_simd_level(void);
 int pydn_set_threads(int n);

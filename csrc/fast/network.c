@@ -105,6 +105,23 @@ void pydn_fast_restore(network *net)
     }
 }
 
+/* One layer's forward on `input` (the other layers' outputs as they are), unfused:
+ * for tests that compare layers one at a time (pydn.h). */
+int pydn_forward_layer(network *net, int i, const float *input)
+{
+    PYDN_GUARD_BEGIN
+    pydn_fast_prepare(net);
+    network n = *net;
+    n.train = 0;
+    n.index = i;
+    n.input = (float *)input;
+    layer l = net->layers[i];
+    if (l.forward == pydn_forward_conv_pool) l.forward = pydn_forward_conv;
+    if (l.forward == pydn_forward_pooled) l.forward = pydn_forward_maxpool;
+    l.forward(l, n);
+    PYDN_GUARD_END
+}
+
 /* Is f one of ours?  (They keep no state outside the image's slice of their buffers,
  * use no shared workspace and never fail.) */
 static int is_ours(void (*f)(layer, network))
