@@ -273,7 +273,8 @@ def test_float_images_are_stretched_like_the_bytes(fork: Path, png: Path, tmp_pa
     im = ffi.new("pydn_u8image *", {"data": ffi.from_buffer(a), "h": a.shape[0], "w": a.shape[1],
                                     "channels": 3, "row_stride": a.strides[0],
                                     "col_stride": a.strides[1]})  # fmt: skip
-    assert lib.pydn_u8_to_planes(im, ffi.new("int[3]", [0, 1, 2]), ffi.from_buffer("float[]", planes)) == 0
+    order = ffi.new("int[3]", [0, 1, 2])
+    assert lib.pydn_u8_to_planes(im, order, ffi.from_buffer("float[]", planes)) == 0
     image = ffi.new("image *", {"w": a.shape[1], "h": a.shape[0], "c": 3,
                                 "data": ffi.from_buffer("float[]", planes)})  # fmt: skip
     with network(cfg, weights) as net:
