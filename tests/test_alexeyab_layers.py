@@ -316,3 +316,19 @@ def test_what_the_dialect_cannot_run_is_refused(tmp_path: Path, section: str, na
     assert lib.pydn_parse_network_dialect(os.fsencode(cfg), ALEXEYAB, out) == -1
     assert out[0] == ffi.NULL
     assert "alexeyab dialect" in error_text() and named in error_text()
+
+
+def test_fork_networks_are_refused_on_a_gpu(tmp_path: Path, darknet_dir: Path) -> None:
+    """Until the CUDA plugin has the fork's layers: a clear error, not a wrong result
+    (benchmarks/gpu_check.sh runs this file on the GPU machine)."""
+    count = ffi.new("int *")
+    if not lib.pydn_build_flags() & 1 or lib.pydn_gpu_count(count) != 0 or count[0] < 1:
+        pytest.skip("not a GPU build on a machine with a GPU")
+    out = ffi.new("network **")
+    assert lib.pydn_use_device(0) == 0
+    try:
+        cfg = os.fsencode(darknet_dir / "cfg" / "yolov3-tiny.cfg")
+        assert lib.pydn_parse_network_dialect(cfg, ALEXEYAB, out) == -1
+        assert "CPU only" in error_text()
+    finally:
+        assert lib.pydn_use_device(-1) == 0
