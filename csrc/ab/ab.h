@@ -8,6 +8,7 @@
  *   ab_layers.c   the forwards whose semantics differ from upstream's, activations
  *   ab_weights.c  weights: load, count, fuse batch norm the fork's way
  *   ab_detect.c   boxes (the fork's yolo decode) and its NMS kinds
+ *   ab_fast.c     fork layers of the DARKNET_FAST build (csrc/fast/network.c's table)
  *
  * WHERE THE FORK'S PARAMETERS LIVE.  Upstream's layer struct has no fields for them and
  * darknet/ is never edited.  A side table was the alternative, but every forward gets
@@ -87,6 +88,9 @@ void pydn_ab_forward_reorg(layer l, network net);
 void pydn_ab_forward_sam(layer l, network net);
 void pydn_ab_forward_scale_channels(layer l, network net);
 void pydn_ab_forward_yolo(layer l, network net);
+
+/* ab_fast.c (DARKNET_FAST builds) */
+void pydn_ab_fast_maxpool(layer l, network net);
 
 /* ab_weights.c */
 void pydn_ab_load_weights(network *net, const char *path);

@@ -54,6 +54,7 @@ static const fast_op OPS[] = {
      pydn_conv_supported, conv_prepare},
     {CONVOLUTIONAL, PYDN_ALEXEYAB, pydn_ab_forward_conv, pydn_forward_conv, pydn_conv_supported,
      conv_prepare}, /* batch norm folded the fork's way at load: conv_prepare's is a no-op */
+    {MAXPOOL, PYDN_ALEXEYAB, forward_maxpool_layer, pydn_ab_fast_maxpool, NULL, NULL},
     {MAXPOOL, -1, forward_maxpool_layer, pydn_forward_maxpool, NULL, NULL},
     {UPSAMPLE, -1, forward_upsample_layer, pydn_forward_upsample, upsample_forward_only, NULL},
     {YOLO, -1, forward_yolo_layer, pydn_forward_yolo, NULL, NULL},
