@@ -25,10 +25,11 @@ from pydarknet._lib import ffi, lib
 PJREDDIE, ALEXEYAB = 0, 1
 
 # Every fork option csrc/ab implements beyond the 12 cfgs' (32x32 input, 1 class):
-# hard_mish, gelu, relu6 (which the fork's CPU conv path computes as 0), maxpool
-# stride_x != stride_y and maxpool_depth, a shortcut of two from= layers of other
-# channel counts with per-channel softmax-normalized weights and swish, scale_channels,
-# sam, reorg3d, a grouped route, and a new_coords yolo layer with DIoU-NMS.
+# hard_mish, a grouped conv with gelu, relu6 (which the fork's CPU conv path computes
+# as 0), maxpool stride_x != stride_y and maxpool_depth, a shortcut of two from= layers
+# of other channel counts with per-channel softmax-normalized weights and swish,
+# scale_channels, sam, reorg3d, a grouped route, and a new_coords yolo layer with
+# DIoU-NMS.
 OPTIONS_CFG = """[net]
 width=32
 height=32
@@ -44,6 +45,7 @@ activation=hard_mish
 
 [convolutional]
 filters=8
+groups=2
 size=1
 stride=1
 activation=gelu
