@@ -25,7 +25,7 @@ message(STATUS "pydarknet: DARKNET_FAST with OpenBLAS from ${OPENBLAS_LIB_DIR}")
 
 set(FAST_SOURCES csrc/fast/gemm.c csrc/fast/conv.c csrc/fast/layers.c csrc/fast/network.c
                  csrc/fast/pool.c csrc/fast/winograd.c csrc/fast/winograd_sides.c
-                 csrc/fast/kernel.c)
+                 csrc/fast/kernel.c csrc/ab/ab_fast.c)
 target_sources(darknet PRIVATE ${FAST_SOURCES})
 target_include_directories(darknet PRIVATE csrc/fast "${OPENBLAS_INCLUDE_DIR}")
 target_compile_definitions(darknet PRIVATE PYDN_FAST=1 $<$<BOOL:${DARKNET_PORTABLE}>:PYDN_PORTABLE>)

@@ -15,6 +15,8 @@ typedef struct {
 
 int pydn_free_network(network *net);
 int pydn_parse_network(const char *cfg, network **out);
+int pydn_parse_network_dialect(const char *cfg, int dialect, network **out);
+int pydn_network_dialect(network *net);
 int pydn_load_weights(network *net, const char *weights);
 size_t pydn_weights_floats(network *net);
 int pydn_output_classes(network *net);
@@ -36,6 +38,7 @@ int pydn_detect_u8(network *net, const pydn_u8image *ims, int n, const int order
                    float thresh, float hier_thresh, float nms, int nms_obj, pydn_dets *outs,
                    double *forward_seconds);
 void pydn_fast_restore(network *net);
+int pydn_forward_layer(network *net, int i, const float *input);
 int pydn_fast_build(void);
 int pydn_simd_level(void);
 int pydn_set_threads(int n);
