@@ -35,15 +35,13 @@ SIZES = {
     "yolov4-csp": 256, "yolov4-csp-swish": 256, "yolov4x-mish": 256, "yolov4-p5": 256,
     "yolov4-p6": 256, "yolov7": 256, "yolov7x": 256, "yolov4-sam-mish-csp-reorg-bfm": 256,
 }  # fmt: skip
-# Layers where fp32 rounding alone exceeds 1e-3, with the bound they meet: the SAM
-# attention convolution (logistic) of this cfg sums 256 channels of values near 1e6
-# (seeded weights grow through its shortcuts) into results near 0, so rounding
-# differences upstream (1e-5 relative) move its outputs by up to ~0.05 (measured 0.03)
-# and its [sam]'s by 3e-3; the layers after them and the [yolo] inputs stay within 1e-3.
-ILL_CONDITIONED = {
-    ("yolov4-sam-mish-csp-reorg-bfm", 170): 0.1,
-    ("yolov4-sam-mish-csp-reorg-bfm", 171): 0.01,
-}
+# A layer whose output differs by more than 1e-3 when the whole graph runs is checked
+# again from the fork's own outputs of the layers before it (so that it computes from
+# the same inputs).  Layers where fp32 rounding alone exceeds 1e-3 even so, with the
+# bound they meet: the SAM attention convolutions (1x1, logistic) of this cfg sum
+# channels of values near 1e6 (seeded weights grow through its shortcuts) into results
+# near 0 (measured 3.8e-3, 1.0e-2, 3.4e-2 at 256x256, seed 0, dog.jpg).
+ILL_CONDITIONED = {("yolov4-sam-mish-csp-reorg-bfm", i): 0.1 for i in (170, 190, 210)}
 WORST: dict[str, float] = {}
 
 
@@ -71,6 +69,38 @@ def png_copy(image: str, folder: Path) -> Path:
     return out
 
 
+class ForkInputs:
+    """Layers of a model that outputs every layer, computed from the fork's outputs
+    of the layers before them: the subgraph between their tensors and its."""
+
+    def __init__(self, model, want: list[np.ndarray]) -> None:  # type: ignore[no-untyped-def]
+        self.model, self.want, self.extractor = model, want, None
+
+    def layer(self, i: int) -> np.ndarray:
+        import onnx
+        from onnx.utils import Extractor
+
+        if self.extractor is None:
+            self.model = onnx.shape_inference.infer_shapes(self.model)
+            self.extractor = Extractor(self.model)
+        nodes = self.model.graph.node
+        tensor = {n.name: n.input[0] for n in nodes if n.name.startswith("layer_")}
+        before: dict[str, int] = {}
+        for j in range(i):
+            before.setdefault(tensor[f"layer_{j}"], j)
+        if tensor[f"layer_{i}"] in before:  # the same tensor as an earlier layer's
+            return self.want[before[tensor[f"layer_{i}"]]]
+        return self._run(self.extractor.extract_model(list(before), [f"layer_{i}"]), before)
+
+    def _run(self, sub, before: dict[str, int]) -> np.ndarray:  # type: ignore[no-untyped-def]
+        feeds = {}
+        for v in sub.graph.input:
+            shape = [d.dim_value for d in v.type.tensor_type.shape.dim]
+            feeds[v.name] = self.want[before[v.name]].reshape(shape)
+        out: np.ndarray = session(sub).run(None, feeds)[0]
+        return out
+
+
 def check_layers(name: str, cfg: Path, weights: Path, image: Path) -> float:
     """Every layer of the exported model against the fork's; returns the worst error."""
     net = check_cfg(str(cfg))
@@ -85,7 +115,9 @@ def check_layers(name: str, cfg: Path, weights: Path, image: Path) -> float:
         f"layer_{i}" for i in output_layers(net.layers)
     ]
     layers = list(range(len(net.layers)))
-    got = session(build_model(cfg, weights, outputs=layers)).run(None, {"input": x[None]})
+    model = build_model(cfg, weights, outputs=layers)
+    got = session(model).run(None, {"input": x[None]})
+    fork_inputs = ForkInputs(model, want)
     worst = 0.0
     for i, out, ref in zip(layers, got, want, strict=True):
         if not np.all(np.isfinite(ref)):
@@ -99,6 +131,8 @@ def check_layers(name: str, cfg: Path, weights: Path, image: Path) -> float:
             print(f"\n{name}: the fork gives NaN from layer {i} on (-Ofast logistic)")
             break
         err = relative_error(out, ref)
+        if err > MAX_REL:
+            err = relative_error(fork_inputs.layer(i), ref)
         bound = ILL_CONDITIONED.get((name, i), MAX_REL)
         assert err <= bound, f"{name} layer {i} ({net.layers[i].kind}): relative error {err:.2e}"
         worst = max(worst, err) if bound == MAX_REL else worst
