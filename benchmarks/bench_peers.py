@@ -25,7 +25,11 @@ spins on both cores (pydarknet's yolov3-tiny: 26 ms there, 18.6 ms alone).  The 
 rotates every round and reverses every other one, so that each engine follows each
 other one as often.
 Networks: yolov3-tiny with its real weights, and yolov3 at 416x416 with seeded weights
-and a high threshold that keeps NMS small.
+and a high threshold that keeps NMS small.  yolov4-tiny and yolov7-tiny are AlexeyAB's
+darknet's own cfgs (dialect "alexeyab": the image stretched, the fork's NMS) with seeded
+weights the fork writes (tests/helpers/alexeyab.py), a threshold likewise; their
+reference detections are the fork's own (``detector test``'s pipeline), which every
+engine, pydarknet included, must give.  Upstream Darknet cannot run them.
 """
 
 from __future__ import annotations
@@ -60,15 +64,17 @@ import pydarknet  # noqa: E402
 from pydarknet import models  # noqa: E402
 from pydarknet.cfg import check_cfg  # noqa: E402
 from pydarknet.cfg.parse import read_cfg  # noqa: E402
-from pydarknet.onnx import export_onnx, yolo_heads  # noqa: E402
-from pydarknet.onnx.numpy_pipeline import letterbox, yolo_candidates  # noqa: E402
+from pydarknet.onnx import export_onnx, letter_box, yolo_heads  # noqa: E402
+from pydarknet.onnx.numpy_pipeline import letterbox, preprocess, yolo_candidates  # noqa: E402
+
+FORK_NETS = ("yolov4-tiny", "yolov7-tiny")  # AlexeyAB's darknet's cfgs
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=31, help="interleaved rounds (>= 31 to report)")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--nets", default="yolov3-tiny,yolov3")
+    p.add_argument("--nets", default="yolov3-tiny,yolov3,yolov4-tiny,yolov7-tiny")
     p.add_argument("--engines", default=",".join(ENGINES))
     p.add_argument("--image", default=str(REPO / "darknet" / "data" / "dog.jpg"))
     p.add_argument("--pause", type=float, default=0.5, help="seconds before each timed pair")
@@ -123,8 +129,10 @@ def conv_flops(cfg: str) -> float:
     return total
 
 
-def prepare(name: str, folder: Path, bgr: np.ndarray) -> dict:  # type: ignore[type-arg]
+def prepare(name: str, folder: Path, bgr: np.ndarray, image: str) -> dict:  # type: ignore[type-arg]
     """cfg, weights, ONNX model, yolo heads and threshold of a benchmark network."""
+    if name in FORK_NETS:
+        return prepare_fork(name, folder, bgr, image)
     model = models.get_model(name)
     cfg = folder / f"{name}.cfg"
     text = model.cfg_path.read_text()
@@ -149,19 +157,58 @@ def prepare(name: str, folder: Path, bgr: np.ndarray) -> dict:  # type: ignore[t
         scale = {i: 3 / s for i, s in zip(before, stds, strict=True)}
         seeded_weights(cfg, weights, seed=0, scale=scale)
     onnx_path = export_onnx(cfg, weights, folder / f"{name}.onnx")
-    if name != "yolov3-tiny":  # the threshold that leaves 20 boxes with a detection
-        outs = run_onnx(onnx_path, x)
-        _boxes, probs, obj = yolo_candidates(outs, heads, shape.width, shape.height, 0.0)
-        best = np.sort(probs.max(axis=1))
-        thresh = max(0.5, float(best[-21])) if len(best) > 20 else 0.5
-        candidates = int(np.count_nonzero(obj > thresh))
+    if name != "yolov3-tiny":
+        thresh, candidates = threshold(onnx_path, x, heads, shape.width, shape.height)
+    return settings_of(cfg, weights, onnx_path, thresh, candidates)
+
+
+def threshold(onnx_path: Path, x: np.ndarray, heads: list, netw: int, neth: int
+              ) -> tuple[float, int]:  # type: ignore[type-arg]  # fmt: skip
+    """The threshold that leaves 20 boxes with a detection, and the boxes above it."""
+    outs = run_onnx(onnx_path, x)
+    _boxes, probs, obj = yolo_candidates(outs, heads, netw, neth, 0.0)
+    best = np.sort(probs.max(axis=1))
+    thresh = max(0.5, float(best[-21])) if len(best) > 20 else 0.5
+    return thresh, int(np.count_nonzero(obj > thresh))
+
+
+def settings_of(cfg: Path, weights: Path, onnx_path: Path, thresh: float, candidates: int
+                ) -> dict:  # type: ignore[type-arg]  # fmt: skip
+    shape, heads = check_cfg(str(cfg)), yolo_heads(cfg)
     return {
         "cfg": str(cfg), "weights": str(weights), "onnx": str(onnx_path),
         "netw": shape.width, "neth": shape.height, "thresh": thresh, "nms": 0.45,
+        "letter": letter_box(cfg), "dialect": shape.dialect,
         "heads": [{"layer": h.layer, "anchors": list(h.anchors), "mask": list(h.mask),
-                   "classes": h.classes} for h in heads],
+                   "classes": h.classes, "new_coords": h.new_coords, "nms_kind": h.nms_kind,
+                   "beta_nms": h.beta_nms} for h in heads],
         "flops": conv_flops(str(cfg)), "candidates": candidates,
     }  # fmt: skip
+
+
+def prepare_fork(name: str, folder: Path, bgr: np.ndarray, image: str
+                 ) -> dict:  # type: ignore[type-arg]  # fmt: skip
+    """A cfg of AlexeyAB's darknet (batch 1) with seeded weights its save_weights()
+    writes, and the fork's own detections of the image as the reference."""
+    from helpers.alexeyab import fork_cfg, fork_detect, fork_dir, fork_weights
+
+    if fork_dir() is None:
+        raise SystemExit(f"{name}: AlexeyAB's darknet is not available (tests/helpers/alexeyab.py)")
+    cfg = fork_cfg(name, folder)
+    cfg.write_text(re.sub(r"(?m)^(batch|subdivisions)\s*=\s*\d+", r"\1=1", cfg.read_text()))
+    weights = fork_weights(cfg, folder / f"{name}.weights")
+    onnx_path = export_onnx(cfg, weights, folder / f"{name}.onnx")
+    shape = check_cfg(str(cfg))
+    x = preprocess(bgr, shape.width, shape.height, letter_box(cfg))
+    thresh, candidates = threshold(onnx_path, x, yolo_heads(cfg), shape.width, shape.height)
+    settings = settings_of(cfg, weights, onnx_path, thresh, candidates)
+    h, w = bgr.shape[:2]
+    settings["reference"] = [
+        [str(j), p, [d.bbox[0] * w, d.bbox[1] * h, d.bbox[2] * w, d.bbox[3] * h]]
+        for d in fork_detect(cfg, weights, image, thresh) for j, p in enumerate(d.probs)
+        if p > thresh
+    ]  # fmt: skip
+    return settings
 
 
 def run_onnx(path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -228,6 +275,14 @@ def as_labels(dets: list) -> list:  # type: ignore[type-arg]
     return [(str(c), p, tuple(b)) for c, p, b in dets]
 
 
+def reference(settings: dict, workers: dict) -> tuple[list, str]:  # type: ignore[type-arg]
+    """The detections every engine must give: the fork's for its networks, else
+    pydarknet's (checked against Darknet's by the tests)."""
+    if "reference" in settings:
+        return as_labels(settings["reference"]), "AlexeyAB's darknet (reference)"
+    return as_labels(workers["pydarknet"].ask("dets")["dets"]), "pydarknet"
+
+
 def bench_net(name: str, settings: dict, engines: list[str], args: argparse.Namespace,
               peaks: dict[str, float | None]) -> None:  # type: ignore[type-arg]  # fmt: skip
     pythons = {e: sys.executable for e in engines}
@@ -235,6 +290,8 @@ def bench_net(name: str, settings: dict, engines: list[str], args: argparse.Name
         pythons["opencv"] = opencv_python(args)
     workers = {}
     for e in engines:
+        if e == "upstream" and "reference" in settings:
+            continue  # pjreddie's Darknet cannot run the fork's cfgs
         try:
             workers[e] = Worker(e, pythons[e], settings)
         except RuntimeError as exc:
@@ -245,8 +302,8 @@ def bench_net(name: str, settings: dict, engines: list[str], args: argparse.Name
               f"{extra}, {settings['flops'] / 1e9:.2f} GFLOPs a forward pass")  # fmt: skip
         for e, w in workers.items():
             print(f"  {e:14s} {w.describe}")
-        want = as_labels(workers["pydarknet"].ask("dets")["dets"])
-        print(f"  pydarknet: {len(want)} detections")
+        want, whose = reference(settings, workers)
+        print(f"  {whose}: {len(want)} detections")
         for e in list(workers):
             try:
                 got = as_labels(workers[e].ask("dets")["dets"])
@@ -284,7 +341,9 @@ def bench_net(name: str, settings: dict, engines: list[str], args: argparse.Name
         def median(runs: list[dict[str, float]], key: str) -> float:
             return statistics.median(t[key] for t in runs)
 
-        base = [median(paused["pydarknet"], "total"), median(steady["pydarknet"], "total")]
+        mine = "pydarknet" in paused  # (not where it could not run the network)
+        base = [median(paused["pydarknet"], "total"), median(steady["pydarknet"], "total")
+                ] if mine else [float("nan")] * 2  # fmt: skip
         for e in names:
             med = [median(paused[e], "total"), median(steady[e], "total")]
             fwd = median(steady[e], "forward")
@@ -327,7 +386,7 @@ def main() -> int:
     bgr = pydarknet.images.read_image(args.image)
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.nets.split(","):
-            settings = prepare(name, Path(tmp), bgr)
+            settings = prepare(name, Path(tmp), bgr, args.image)
             settings.update(threads=args.threads, image=args.image, upstream=upstream)
             bench_net(name, settings, engines, args, peaks)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f}"

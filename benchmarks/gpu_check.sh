@@ -8,7 +8,12 @@
 #      dist/pydarknet_cu13-*.whl (tools/build_wheels.py dist; GPU networks then run on
 #      the plugin, whose NVIDIA libraries are loaded from PYTHON's nvidia wheels).
 #   2. Runs the test suite (tests/): the GPU tests run on GPU 0.
-#   3. Runs benchmarks/gpu_bench.py: GPU detections vs CPU ones (|dp| <= 0.02,
+#   3. Runs the fork cfgs of the AlexeyAB dialect again, on their own, for the record
+#      (tests/test_alexeyab_layers.py: yolov4-tiny, yolov7-tiny,
+#      yolov4-sam-mish-csp-reorg-bfm and every other fork option against AlexeyAB's
+#      own library; fork networks run on the CPU in this build, and must be refused on
+#      the GPU with a clear error until the plugin has their CUDA forwards).
+#   4. Runs benchmarks/gpu_bench.py: GPU detections vs CPU ones (|dp| <= 0.02,
 #      IoU >= 0.97) and per-image latency / throughput of yolov3-tiny and yolov3 at
 #      batch 1 and 8.
 #
@@ -42,6 +47,10 @@ cd "$WORK"  # not the checkout, whose pydarknet/ has no compiled extension
 echo "== test suite"
 status=0
 "$PY" -m pytest -q -p no:cacheprovider --import-mode=importlib -rs "$REPO/tests" || status=1
+
+echo "== AlexeyAB dialect (fork cfgs)"
+"$PY" -m pytest -q -p no:cacheprovider --import-mode=importlib -rs \
+  "$REPO/tests/test_alexeyab_layers.py" || status=1
 
 echo "== GPU vs CPU, speed"
 "$PY" "$REPO/benchmarks/gpu_bench.py" --images "$IMAGES" --repeat "${REPEAT:-20}" || status=1

@@ -35,7 +35,7 @@ set(FAST_SOURCES csrc/fast/gemm.c csrc/fast/conv.c csrc/fast/layers.c csrc/fast/
                  csrc/fast/pool.c csrc/fast/winograd.c csrc/fast/winograd_sides.c
                  csrc/fast/kernel.c csrc/fast/arch/kernel_avx512.c
                  csrc/fast/arch/kernel_avx2.c csrc/fast/arch/kernel_portable.c
-                 csrc/fast/arch/kernel_neon.c)
+                 csrc/fast/arch/kernel_neon.c csrc/ab/ab_fast.c)
 target_sources(darknet PRIVATE ${FAST_SOURCES})
 target_include_directories(darknet PRIVATE csrc/fast "${OPENBLAS_INCLUDE_DIR}")
 target_compile_definitions(darknet PRIVATE PYDN_FAST=1 $<$<BOOL:${DARKNET_PORTABLE}>:PYDN_PORTABLE>)

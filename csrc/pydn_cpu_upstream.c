@@ -9,6 +9,17 @@
 
 void pydn_forward(network *net, float *input) { network_predict(net, input); }
 void pydn_fast_prepare(network *net) { (void)net; }
+
+int pydn_forward_layer(network *net, int i, const float *input)
+{
+    PYDN_GUARD_BEGIN
+    network n = *net;
+    n.train = 0;
+    n.index = i;
+    n.input = (float *)input;
+    net->layers[i].forward(net->layers[i], n);
+    PYDN_GUARD_END
+}
 void pydn_fast_restore(network *net) { (void)net; }
 int pydn_fast_build(void) { return 0; }
 const char *pydn_kernel_name(void) { return "portable"; }

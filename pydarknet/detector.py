@@ -25,6 +25,8 @@ class Detector:
     ``Detector(cfg=..., weights=..., names=...)`` (names: a .names or .data file).
 
     ``device``: None (a GPU when this build and machine have one), "cpu", "cuda:N" or N.
+    ``dialect``: "auto", "pjreddie" or "alexeyab" (models trained with AlexeyAB's or
+    hank-ai's darknet; see :class:`pydarknet.Network`); ``.dialect`` says which runs.
     Pickles by its model spec (not its memory), so it can be sent to worker processes.
     """
 
@@ -39,10 +41,12 @@ class Detector:
         hier_thresh: float = 0.5,
         nms: float = 0.45,
         device: Device = None,
+        dialect: str = "auto",
     ) -> None:
         self._spec = {
             "model": model, "cfg": cfg, "weights": weights, "names": names,
             "thresh": thresh, "hier_thresh": hier_thresh, "nms": nms, "device": device,
+            "dialect": dialect,
         }  # fmt: skip
         if cfg is None:
             zoo = get_model(model or DEFAULT_MODEL)
@@ -51,8 +55,13 @@ class Detector:
         elif names is None:
             raise DarknetValueError("Detector(cfg=...) needs names= (a .names or .data file)")
         self.thresh, self.hier_thresh, self.nms = thresh, hier_thresh, nms
-        self.net: Network = load_net(cfg, weights, device=device)
+        self.net: Network = load_net(cfg, weights, device=device, dialect=dialect)
         self.meta: Metadata = load_meta(names)
+
+    @property
+    def dialect(self) -> str:
+        """Whose darknet's semantics the network runs: "pjreddie" or "alexeyab"."""
+        return self.net.dialect
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -112,7 +112,7 @@ def expected_sizes(model: Model) -> set[int]:
     """Byte sizes the cfg allows: header (16 or 20 bytes, by version) + 4 bytes a float."""
     from .network import load_net
 
-    with load_net(model.cfg_path) as net:
+    with load_net(model.cfg_path, device="cpu") as net:  # counting floats: no GPU needed
         body = 4 * net.weights_floats
     return {16 + body, 20 + body}
 

@@ -30,6 +30,8 @@ from .errors import (
 
 __all__ = ["Metadata", "Network", "load_meta", "load_net"]
 
+DIALECT_CODES = {"pjreddie": 0, "alexeyab": 1}  # csrc: pydn_parse_network_dialect()
+
 PathLike = str | os.PathLike[str]
 
 
@@ -55,7 +57,10 @@ class Network:
     """A Darknet network (``network *``) with its input size and class count.
 
     ``device`` picks where it runs (see :mod:`pydarknet.device`): None = a GPU when
-    one can be used, "cpu", or "cuda:N" / N."""
+    one can be used, "cpu", or "cuda:N" / N.  ``dialect`` whose darknet's semantics it
+    has (:mod:`pydarknet.cfg.dialect`): "pjreddie", "alexeyab" (AlexeyAB's fork) or
+    "auto" (the fork's where the cfg uses anything only the fork has); ``.dialect``
+    says which it runs."""
 
     def __init__(
         self,
@@ -65,12 +70,14 @@ class Network:
         *,
         partial: bool = False,
         device: Device = None,
+        dialect: str = "auto",
     ) -> None:
         self.backend: Backend = CPU_BACKEND  # the library that runs it, set below
         self._ptr = self.backend.ffi.NULL
         self.cfg = existing_file(cfg, "cfg file")
         self.weights = None if weights is None else existing_file(weights, "weights file")
-        self.shape = check_cfg(self.cfg)  # refuse what Darknet's parser would crash on
+        self.shape = check_cfg(self.cfg, dialect)  # refuse what the C parser would crash on
+        self.dialect: str = self.shape.dialect
         self.gpu: int = resolve_device(device)  # -1: the CPU
         self.backend = backend_for(self.gpu)
         self._ptr = self.backend.ffi.NULL
@@ -82,11 +89,12 @@ class Network:
     def _build(self, partial: bool) -> None:
         ffi, lib = self.backend.ffi, self.backend.lib
         out = ffi.new("network **")
-        self.backend.check(
-            lib.pydn_parse_network(os.fsencode(self.cfg), out),
-            f"cannot build a network from {self.cfg!r}",
-            CfgError,
-        )
+        path = os.fsencode(self.cfg)
+        if self.dialect == "pjreddie":
+            rc = lib.pydn_parse_network(path, out)
+        else:
+            rc = lib.pydn_parse_network_dialect(path, DIALECT_CODES[self.dialect], out)
+        self.backend.check(rc, f"cannot build a network from {self.cfg!r}", CfgError)
         self._ptr = out[0]
         net = self._ptr
         self.width: int = net.w
@@ -170,6 +178,7 @@ def load_net(
     partial: bool = False,
     gpu: int | None = None,
     device: Device = None,
+    dialect: str = "auto",
 ) -> Network:
     """Load a network from a ``.cfg`` and (optionally) a ``.weights`` file.
 
@@ -177,8 +186,11 @@ def load_net(
     a shorter file (Darknet then loads the layers it holds, e.g. a backbone).
     ``gpu`` is Darknet's ``-i N`` (-1: CPU, like ``-nogpu``); ``device`` takes "cpu",
     "cuda:N", N or None (see :mod:`pydarknet.device`).  Both None: a GPU when this
-    build and machine have one, else the CPU."""
-    return Network(cfg, weights, clear, partial=partial, device=resolve_device(device, gpu))
+    build and machine have one, else the CPU.  ``dialect``: "auto", "pjreddie" or
+    "alexeyab", whose darknet the cfg and weights are for (see :class:`Network`)."""
+    return Network(
+        cfg, weights, clear, partial=partial, device=resolve_device(device, gpu), dialect=dialect
+    )
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Cfgs written for the AlexeyAB/hank-ai darknet fork are refused with a CfgError naming
-the file, line, section and option, through every way of loading a network; options
+"""Cfgs written for the AlexeyAB/hank-ai darknet fork are refused under dialect="pjreddie"
+with a CfgError naming the file, line, section and option, through every way of loading
+a network, and "auto" takes them for the fork's (tests/test_cfg_dialect.py); options
 Darknet ignores (typos) are logged with file and line; Darknet's own cfgs still pass.
 What is flagged is checked against Darknet itself: its parser reports each such option
 as an "Unused field" (or an activation as replaced by ReLU)."""
@@ -122,9 +123,9 @@ def write(tmp_path: Path) -> Callable[[str], str]:
 
 
 LOADERS = {
-    "check_cfg": lambda cfg, names: check_cfg(cfg),
-    "load_net": lambda cfg, names: pydarknet.load_net(cfg),
-    "Detector": lambda cfg, names: pydarknet.Detector(cfg=cfg, names=names),
+    "check_cfg": lambda cfg, names: check_cfg(cfg, "pjreddie"),
+    "load_net": lambda cfg, names: pydarknet.load_net(cfg, dialect="pjreddie"),
+    "Detector": lambda cfg, names: pydarknet.Detector(cfg=cfg, names=names, dialect="pjreddie"),
 }
 FOUR_KINDS = [  # (what is kept, option, its line's start, section)
     ("mish", "activation", "activation=mish", "[convolutional]"),
@@ -153,12 +154,13 @@ def test_fork_cfgs_are_refused_naming_file_line_section_and_option(
     message = str(err)
     assert f"cfg file {cfg!r}, line {err.line}" in message and section in message
     assert f"{option}=" in message and "AlexeyAB/hank-ai darknet fork" in message
+    assert check_cfg(cfg).dialect == "alexeyab"  # what "auto" makes of it
 
 
 def test_the_real_yolov4_tiny_is_refused_at_its_first_fork_option(write) -> None:
     cfg = write(YOLOV4_TINY)
     with pytest.raises(pydarknet.CfgError, match="channel group 1 of 2") as info:
-        pydarknet.load_net(cfg)
+        check_cfg(cfg, dialect="pjreddie")
     assert (info.value.line, info.value.option) == (line_of(YOLOV4_TINY, "groups=2"), "groups")
 
 
@@ -169,6 +171,7 @@ def test_without_fork_features_it_loads_and_fork_only_options_are_one_warning(
     with caplog.at_level(logging.WARNING, logger="pydarknet.cfg"):
         with pydarknet.load_net(cfg) as net:
             assert (net.width, net.height, net.classes) == (416, 416, 80)
+            assert net.dialect == "pjreddie"
     [record] = [r for r in caplog.records if r.name == "pydarknet.cfg"]
     assert record.levelno == logging.WARNING and "AlexeyAB/hank-ai" in record.getMessage()
     for option in ("cls_normalizer", "iou_normalizer", "iou_loss", "resize", "beta_nms"):
@@ -212,7 +215,7 @@ def test_repeated_and_valueless_options_are_warnings(
 
 def test_cfg_errors_keep_their_attributes_when_pickled() -> None:
     with pytest.raises(pydarknet.CfgError) as info:
-        check_cfg_bytes(variant("scale_x_y").encode(), "y.cfg")
+        check_cfg_bytes(variant("scale_x_y").encode(), "y.cfg", "pjreddie")
     err = pickle.loads(pickle.dumps(info.value))
     assert (err.path, err.section, err.option) == ("y.cfg", "[yolo]", "scale_x_y")
     assert (str(err), err.line) == (str(info.value), info.value.line)
@@ -240,10 +243,12 @@ YOLO_HEAD = "[convolutional]\nfilters=18\nsize=1\n[yolo]\nclasses=1\nnum=3\n"
 )  # fmt: skip
 def test_each_rule_names_its_option(text: str, option: str, section: str, effect: str) -> None:
     with pytest.raises(pydarknet.CfgError, match="AlexeyAB/hank-ai darknet fork") as info:
-        check_cfg_bytes(text.encode(), "x.cfg")
+        check_cfg_bytes(text.encode(), "x.cfg", "pjreddie")
     err = info.value
     assert (err.path, err.section, err.option) == ("x.cfg", section, option)
     assert effect in str(err)
+    if option != "antialiasing":  # the one pydarknet does not run in the fork's dialect
+        assert check_cfg_bytes(text.encode(), "x.cfg").dialect == "alexeyab"
 
 
 @pytest.mark.parametrize(
@@ -259,7 +264,7 @@ def test_the_forks_neutral_values_are_only_a_warning(
     text: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="pydarknet.cfg"):
-        check_cfg_bytes(text.encode(), "x.cfg")
+        assert check_cfg_bytes(text.encode(), "x.cfg").dialect == "pjreddie"
     assert any("AlexeyAB/hank-ai" in r.getMessage() for r in caplog.records)
 
 

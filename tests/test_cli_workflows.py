@@ -106,7 +106,7 @@ def test_find_images(tmp_path, data_dir) -> None:  # type: ignore[no-untyped-def
 
 
 def test_same_names_do_not_overwrite(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from pydarknet.cli import _Outputs
+    from pydarknet.cli.detect import _Outputs
 
     outs = _Outputs(tmp_path)
     names = [outs.path(Path(p)).name for p in ("a/dog.jpg", "b/dog.png", "dog.jpg", "cat.jpg")]

@@ -7,11 +7,13 @@ and no-GPU behaviour is checked for whichever build is installed.
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pytest
 from helpers.compare import mismatches
 
 import pydarknet
+import pydarknet.models
 from pydarknet import DarknetValueError, GPUError, device
 from pydarknet.images import read_image
 
@@ -70,6 +72,23 @@ def test_cpu_build_default_is_cpu_without_warning(tiny_cfg: str) -> None:
         warnings.simplefilter("error")
         with pydarknet.load_net(tiny_cfg) as net:
             assert net.device == "cpu"
+
+
+@pytest.mark.skipif(pydarknet.gpu_available(), reason="a GPU can be used here")
+def test_an_explicit_cpu_never_warns_where_a_gpu_build_has_no_gpu(
+    tiny_weights: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cu13 plugin installed on a machine without a GPU (what gpu_expected() says
+    there): device="cpu" must not warn, the model zoo's own checks included."""
+    monkeypatch.setattr(device, "gpu_expected", lambda: True)
+    monkeypatch.setattr(device, "_fallback_warned", False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pydarknet.models.verify(pydarknet.models.get_model("yolov3-tiny"), Path(tiny_weights))
+        with pydarknet.Detector("yolov3-tiny", device="cpu") as det:
+            assert det.net.device == "cpu"
+    with pytest.warns(RuntimeWarning, match="Pass device='cpu' to silence this"):
+        pydarknet.load_net(pydarknet.models.data_file("yolov3-tiny.cfg")).close()
 
 
 @gpu_build_only

@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Detector", ("detector",)),
     ("workflows", ("folder", "video")),
     ("service", ("serve", "serve.*")),
-    ("command line", ("cli", "cli_*", "cli.*")),
+    ("command line", ("cli", "cli.*")),
     ("package facade", ("",)),  # pydarknet/__init__.py: re-exports, imported by no module
 )
 

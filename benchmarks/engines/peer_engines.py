@@ -1,7 +1,9 @@
 """ONNX Runtime, OpenVINO (f32) and OpenCV DNN 4.x doing Darknet's whole job.
 
-Each: Darknet's letterbox (NumPy), the network, Darknet's yolo box decoding and
-do_nms_sort (NumPy, pydarknet/onnx/numpy_pipeline.py): only the network differs."""
+Each: Darknet's letterbox (NumPy; the AlexeyAB fork's networks: its stretch unless
+letter_box=1), the network, Darknet's yolo box decoding and do_nms_sort (the fork's:
+its decoding and NMS kind) (NumPy, pydarknet/onnx/numpy_pipeline.py): only the network
+differs."""
 
 from __future__ import annotations
 
@@ -27,12 +29,13 @@ class _Peer:
         raise NotImplementedError
 
     def detect(self) -> tuple[Dets, float]:
-        x = numpy_pipeline.letterbox(self.bgr, self.netw, self.neth)
+        x = numpy_pipeline.preprocess(self.bgr, self.netw, self.neth, self.s["letter"])
         t0 = time.perf_counter()
         outs = self.forward(x)
         forward = time.perf_counter() - t0
         dets = numpy_pipeline.detect_yolo(outs, self.heads, self.w, self.h, self.netw,
-                                          self.neth, self.s["thresh"], self.s["nms"])  # fmt: skip
+                                          self.neth, self.s["thresh"], self.s["nms"],
+                                          self.s["letter"])  # fmt: skip
         return dets, forward
 
 
@@ -97,7 +100,7 @@ class OpenCv(_Peer):
         return f"OpenCV DNN {cv2.__version__} ({cv2.getNumThreads()} threads)"
 
     def detect(self) -> tuple[Dets, float]:
-        x = numpy_pipeline.letterbox(self.bgr, self.netw, self.neth)
+        x = numpy_pipeline.preprocess(self.bgr, self.netw, self.neth, self.s["letter"])
         t0 = time.perf_counter()
         self.net.setInput(x)
         rows = np.concatenate([o.reshape(-1, o.shape[-1]) for o in self.net.forward(self.outs)])
@@ -107,8 +110,10 @@ class OpenCv(_Peer):
         boxes, obj = rows[keep, :4].copy(), rows[keep, 4].copy()
         probs = rows[keep, 5:].copy()
         probs[probs <= thresh] = 0
+        last = self.heads[-1]
         dets = numpy_pipeline.finish(boxes, probs, obj, self.w, self.h, self.netw, self.neth,
-                                     self.s["thresh"], self.s["nms"])  # fmt: skip
+                                     self.s["thresh"], self.s["nms"], self.s["letter"],
+                                     last.nms_kind, last.beta_nms)  # fmt: skip
         return dets, forward
 
 

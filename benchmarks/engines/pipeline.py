@@ -18,4 +18,5 @@ _spec.loader.exec_module(numpy_pipeline)
 def heads(settings: dict) -> list:  # type: ignore[type-arg]
     """The YoloHead list sent by the parent."""
     return [numpy_pipeline.YoloHead(h["layer"], tuple(h["anchors"]), tuple(h["mask"]),
-                                    h["classes"]) for h in settings["heads"]]  # fmt: skip
+                                    h["classes"], h["new_coords"], h["nms_kind"], h["beta_nms"])
+            for h in settings["heads"]]  # fmt: skip

@@ -17,6 +17,8 @@ typedef struct {
 
 int pydn_free_network(network *net);
 int pydn_parse_network(const char *cfg, network **out);
+int pydn_parse_network_dialect(const char *cfg, int dialect, network **out);
+int pydn_network_dialect(network *net);
 int pydn_load_weights(network *net, const char *weights);
 size_t pydn_weights_floats(network *net);
 int pydn_output_classes(network *net);
@@ -38,6 +40,7 @@ int pydn_detect_u8(network *net, const pydn_u8image *ims, int n, const int order
                    float thresh, float hier_thresh, float nms, int nms_obj, pydn_dets *outs,
                    double *forward_seconds);
 void pydn_fast_restore(network *net);
+int pydn_forward_layer(network *net, int i, const float *input);
 int pydn_fast_build(void);
 const char *pydn_kernel_name(void);
 int pydn_kernel_gemm(const float *w, const float *b, int ldb, int K, int n, float *c, int ldc,

@@ -15,8 +15,9 @@ AlexeyAB/hank-ai fork, which Darknet would misread, and logs options it ignores.
 from __future__ import annotations
 
 from ..errors import CfgError
+from . import fork_layers, fork_options, layers
+from .dialect import FORK_NAME, check_fork_options, resolve_dialect
 from .budget import check_budget
-from .layers import PARSERS
 from .options_check import check_options
 from .parse import INT_MAX, Section, read_cfg
 from .rules import KINDS, LayerRules
@@ -88,8 +89,12 @@ def _check_detectors(name: str, layers: list[LayerShape], sections: list[Section
             )
 
 
-def check_cfg_bytes(data: bytes, name: str = "<cfg>") -> NetworkShape:
-    """Check the text of a cfg; return the shapes Darknet will build, or raise CfgError."""
+def check_cfg_bytes(data: bytes, name: str = "<cfg>", dialect: str = "auto") -> NetworkShape:
+    """Check the text of a cfg; return the shapes Darknet will build, or raise CfgError.
+
+    ``dialect`` (:mod:`.dialect`): "pjreddie" checks it as Darknet 61c9d02e reads it,
+    "alexeyab" as AlexeyAB's darknet does, "auto" picks "alexeyab" for a cfg that holds
+    anything only the fork has; the result's ``dialect`` says which."""
     sections = read_cfg(data, name)
     first = sections[0]
     if first.header not in _NET:
@@ -100,24 +105,33 @@ def check_cfg_bytes(data: bytes, name: str = "<cfg>") -> NetworkShape:
             line=first.line,
             section=first.header,
         )
-    check_options(name, sections)
+    dialect = resolve_dialect(dialect, name, sections)
+    if dialect == "alexeyab":
+        check_fork_options(name, sections)
+        kinds, parsers, reader = fork_options.KINDS, fork_layers.PARSERS, FORK_NAME
+    else:
+        check_options(name, sections)
+        kinds, parsers, reader = KINDS, layers.PARSERS, "Darknet"
     if len(sections) < 2:
         raise CfgError(f"cfg file {name!r} has a [net] section but no layers", path=name)
     net = _net(name, first)
+    net.dialect = dialect
+    if dialect == "alexeyab":  # parse_network_cfg_custom(cfg, 1, 1), as its detector
+        net.letter_box, net.batch = first.int("letter_box", 0), net.time_steps
     prev = LayerShape("net", net.width, net.height, net.channels, net.inputs)
     for index, sec in enumerate(sections[1:]):
-        kind = KINDS.get(sec.header)
+        kind = kinds.get(sec.header)
         if kind is None:
             hint = " (Windows line endings? Darknet needs \\n only)" if "\r" in sec.header else ""
-            known = sorted({k for k in KINDS if k not in ("[conv]",)})
+            known = sorted({k for k in kinds if k not in ("[conv]",)})
             raise CfgError(
                 f"cfg file {name!r}, line {sec.line}: unknown section {sec.header!r}{hint}; "
-                f"Darknet knows {', '.join(known)} and [net] first",
+                f"{reader} knows {', '.join(known)} and [net] first",
                 path=name,
                 line=sec.line,
                 section=sec.header,
             )
-        prev = PARSERS[kind](LayerRules(name, sec, index, prev, net))
+        prev = parsers[kind](LayerRules(name, sec, index, prev, net))
         net.layers.append(prev)
     if all(ly.kind == "cost" for ly in net.layers):
         raise CfgError(f"cfg file {name!r} has only [cost] layers: no output layer", path=name)
@@ -126,7 +140,7 @@ def check_cfg_bytes(data: bytes, name: str = "<cfg>") -> NetworkShape:
     return net
 
 
-def check_cfg(path: str) -> NetworkShape:
+def check_cfg(path: str, dialect: str = "auto") -> NetworkShape:
     """:func:`check_cfg_bytes` on a file (which must exist and be readable)."""
     with open(path, "rb") as f:
-        return check_cfg_bytes(f.read(), path)
+        return check_cfg_bytes(f.read(), path, dialect)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+from collections.abc import Callable, Iterator, Mapping
 
 from ..errors import CfgError
 from . import forks
@@ -22,7 +23,7 @@ from .options import ACTIVATIONS, EVERY_LAYER, READ
 from .parse import Option, Section
 from .rules import KINDS
 
-__all__ = ["check_options", "logger"]
+__all__ = ["check_options", "fork_errors", "log_unread", "logger", "unknown_activation"]
 
 logger = logging.getLogger("pydarknet.cfg")
 
@@ -50,36 +51,48 @@ def _first(sec: Section, key: str) -> Option | None:
     return next((option for option in sec.options if option.key == key), None)
 
 
-def _check_activation(name: str, sec: Section, index: int) -> None:
+def first_set(sec: Section, key: str) -> Option | None:
+    """The first option named ``key`` if it has a value (else the default applies)."""
+    option = _first(sec, key)
+    return None if option is None or option.value is None else option
+
+
+def _activation_error(name: str, sec: Section, index: int) -> tuple[bool, CfgError] | None:
     option = _first(sec, "activation")
     if option is None or option.value is None or option.value in ACTIVATIONS:
-        return
-    if option.value in forks.ACTIVATIONS:
+        return None
+    fork = option.value in forks.ACTIVATIONS
+    if fork:
         what = (
             f"this cfg was written for {forks.FORK}, which implements {option.value}; "
             f"{UPSTREAM} does not and would silently use ReLU instead, giving wrong results"
         )
     else:
-        hint = ""
-        if "#" in option.value:
-            hint = " (Darknet keeps a '# comment' after a value as part of it)"
-        elif "\r" in option.value:
-            hint = " (Windows line endings? Darknet needs \\n only)"
-        what = (
-            f"Darknet knows no activation {option.value!r}{hint} and would silently use "
-            f"ReLU; it knows {', '.join(sorted(ACTIVATIONS))}"
-        )
-    raise _error(name, sec, index, option, what)
+        what = unknown_activation(option.value, ACTIVATIONS, "Darknet")
+    return fork, _error(name, sec, index, option, what)
 
 
-def _check_fork_rules(name: str, sec: Section, index: int, kind: str) -> None:
+def unknown_activation(value: str, known: frozenset[str], reader: str) -> str:
+    """What to say of an activation ``reader`` does not know (it would use ReLU)."""
+    hint = ""
+    if "#" in value:
+        hint = " (Darknet keeps a '# comment' after a value as part of it)"
+    elif "\r" in value:
+        hint = " (Windows line endings? Darknet needs \\n only)"
+    return (
+        f"{reader} knows no activation {value!r}{hint} and would silently use "
+        f"ReLU; it knows {', '.join(sorted(known))}"
+    )
+
+
+def _fork_rule_errors(name: str, sec: Section, index: int, kind: str) -> Iterator[CfgError]:
     for key, rule in forks.RULES.get(kind, {}).items():
-        option = _first(sec, key)
-        if option is None or option.value is None:
+        option = first_set(sec, key)
+        if option is None:
             continue
         effect = rule(sec)
         if effect is not None:
-            raise _error(
+            yield _error(
                 name,
                 sec,
                 index,
@@ -89,49 +102,66 @@ def _check_fork_rules(name: str, sec: Section, index: int, kind: str) -> None:
             )
 
 
-def check_options(name: str, sections: list[Section]) -> None:
-    """Raise CfgError for a cfg of the fork, log warnings for options Darknet ignores.
-
-    ``sections[0]`` is the [net] section; sections of unknown types are skipped (the
-    shape checker refuses them) unless they are the fork's."""
-    notes: list[tuple[int, str]] = []  # (logging level, text)
-    fork_ignored: dict[str, list[int]] = {}
+def fork_errors(name: str, sections: list[Section]) -> Iterator[tuple[bool, CfgError]]:
+    """The CfgErrors of :func:`check_options`, in file order, each with whether it says
+    the cfg was written for the fork (what ``dialect="auto"`` looks for)."""
     for index, sec in enumerate(sections):
         kind = "net" if index == 0 else KINDS.get(sec.header)
         if kind is None:
             if sec.header in forks.SECTIONS:
                 what = f"{sec.header} is one of its layer types, which {UPSTREAM} lacks"
-                raise _error(
-                    name, sec, index, None, f"this cfg was written for {forks.FORK}: {what}"
+                yield (
+                    True,
+                    _error(
+                        name, sec, index, None, f"this cfg was written for {forks.FORK}: {what}"
+                    ),
                 )
             continue
         if "activation" in READ[kind]:
-            _check_activation(name, sec, index)
-        _check_fork_rules(name, sec, index, kind)
-        read = READ[kind] if kind == "net" else READ[kind] | EVERY_LAYER
-        fork_keys = forks.IGNORED.get(kind, frozenset()) | forks.RULES.get(kind, {}).keys()
-        if kind != "net":
-            fork_keys |= forks.IGNORED_EVERY_LAYER
+            error = _activation_error(name, sec, index)
+            if error is not None:
+                yield error
+        yield from ((True, e) for e in _fork_rule_errors(name, sec, index, kind))
+
+
+def log_unread(
+    name: str,
+    sections: list[Section],
+    kinds: Mapping[str, str],
+    read: Mapping[str, frozenset[str]],
+    every_layer: frozenset[str],
+    reader: str,
+    fork_keys: Callable[[str], frozenset[str]] = lambda kind: frozenset(),
+) -> None:
+    """Log options ``reader`` does not read (typos), gives again or without a value;
+    ``fork_keys(kind)``: the fork's options ``reader`` ignores, logged in one warning."""
+    notes: list[tuple[int, str]] = []  # (logging level, text)
+    fork_ignored: dict[str, list[int]] = {}
+    for index, sec in enumerate(sections):
+        kind = "net" if index == 0 else kinds.get(sec.header)
+        if kind is None:
+            continue
+        keys = read[kind] if kind == "net" else read[kind] | every_layer
         first: dict[str, int] = {}
         for option in sec.options:
             where = _where(name, sec, index, option.line)
             if option.key in first:
                 # [net] often holds both of Darknet's "# Testing" and "# Training" batches
                 level = logging.INFO if kind == "net" else logging.WARNING
-                again = f"given again (line {first[option.key]} holds the one Darknet uses)"
+                again = f"given again (line {first[option.key]} holds the one {reader} uses)"
                 notes.append((level, f"{where}: {option.key} is {again}"))
                 continue
             first[option.key] = option.line
-            if option.key in read:
+            if option.key in keys:
                 if option.value is None:
-                    text = f"{where}: {option.key} has no '=value', so Darknet uses its default"
+                    text = f"{where}: {option.key} has no '=value', so {reader} uses its default"
                     notes.append((logging.WARNING, text))
-            elif option.key in fork_keys:
+            elif option.key in fork_keys(kind):
                 fork_ignored.setdefault(option.key, []).append(option.line)
             else:
-                close = difflib.get_close_matches(option.key, sorted(read), n=1)
+                close = difflib.get_close_matches(option.key, sorted(keys), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                text = f"{where}: unknown option {option.key!r}{hint}, ignored by Darknet"
+                text = f"{where}: unknown option {option.key!r}{hint}, ignored by {reader}"
                 notes.append((logging.WARNING, text + " (it prints 'Unused field')"))
     for level, text in notes:
         logger.log(level, "%s", text)
@@ -148,3 +178,18 @@ def check_options(name: str, sections: list[Section]) -> None:
             UPSTREAM,
             listed,
         )
+
+
+def _fork_keys(kind: str) -> frozenset[str]:
+    keys = forks.IGNORED.get(kind, frozenset()) | forks.RULES.get(kind, {}).keys()
+    return keys if kind == "net" else keys | forks.IGNORED_EVERY_LAYER
+
+
+def check_options(name: str, sections: list[Section]) -> None:
+    """Raise CfgError for a cfg of the fork, log warnings for options Darknet ignores.
+
+    ``sections[0]`` is the [net] section; sections of unknown types are skipped (the
+    shape checker refuses them) unless they are the fork's."""
+    for _is_fork, error in fork_errors(name, sections):
+        raise error
+    log_unread(name, sections, KINDS, READ, EVERY_LAYER, "Darknet", _fork_keys)

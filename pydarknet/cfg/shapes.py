@@ -21,7 +21,7 @@ class LayerShape:
     floats: int = 0  # rough float count of its buffers, for the memory limit
     workspace: int = 0  # bytes
     # what budget.py's COSTS read (0 where the kind has none)
-    weights: int = 0  # floats of its weight matrix
+    weights: int = 0  # floats of its weights (dialect="alexeyab": all it reads from the file)
     size: int = 0  # its window (kernel) side
     stride: int = 0
     groups: int = 1
@@ -41,3 +41,5 @@ class NetworkShape:
     time_steps: int = 1
     layers: list[LayerShape] = field(default_factory=list)
     bytes_needed: int = 0
+    dialect: str = "pjreddie"  # whose semantics: "pjreddie" or "alexeyab"
+    letter_box: int = 0  # [net] letter_box= of dialect="alexeyab": letterbox, not stretch

@@ -8,6 +8,7 @@ and one that reads values by :meth:`Graph.flat`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from ..errors import DarknetValueError
 
-__all__ = ["ACTIVATIONS", "Graph", "OnnxExportError", "Tensor"]
+__all__ = ["ACTIVATIONS", "FORK_ACTIVATIONS", "Graph", "OnnxExportError", "Tensor"]
 
 FLT_MAX = float(np.finfo(np.float32).max)
 
@@ -33,8 +34,10 @@ class Tensor:
 class Graph:
     """Collects nodes and initializers; every helper returns the name of its output."""
 
-    def __init__(self, onnx: Any) -> None:
+    def __init__(self, onnx: Any, fork: bool = False, opset: int = 17) -> None:
         self.onnx = onnx
+        self.opset = opset
+        self.fork = fork  # the AlexeyAB fork's semantics (dialect "alexeyab")
         self.helper = onnx.helper
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
@@ -90,6 +93,13 @@ class Graph:
             ins.append(self.const(steps, f"{base}_steps"))
         return self.op("Slice", ins, base)
 
+    def reduce(self, op_type: str, x: str, axis: int, base: str) -> str:
+        """``op_type`` (ReduceSum, ReduceMax) over ``axis``, kept; its axes are an input
+        from opset 18 on (13 for ReduceSum), an attribute before."""
+        if self.opset >= (13 if op_type == "ReduceSum" else 18):
+            return self.op(op_type, [x, self.const([axis], f"{base}_axes")], base, keepdims=1)
+        return self.op(op_type, [x], base, axes=[axis], keepdims=1)
+
     def scale_shift(self, x: str, scale: np.ndarray | float, shift: np.ndarray | float,
                     base: str) -> str:  # fmt: skip
         """``x * scale + shift`` (arrays broadcast as given); skips a no-op half."""
@@ -100,9 +110,19 @@ class Graph:
         return x
 
     # --- Darknet's activations (src/activations.h) ------------------------------------
-    def activate(self, x: str, activation: str, base: str) -> str:
-        """``activate_array(x, activation)``; an unknown name is ReLU, as in Darknet."""
-        out: str = ACTIVATIONS.get(activation, _relu)(self, x, f"{base}_{activation}")
+    def activate(self, x: str, activation: str, base: str,
+                 own: frozenset[str] = frozenset()) -> str:  # fmt: skip
+        """``activate_array(x, activation)``; an unknown name is ReLU, as in Darknet.
+
+        In the fork, a layer computes the activations in ``own`` itself (its conv
+        layer mish, swish, ...); any other goes through the fork's ``activate()``,
+        which returns 0 for those it has no case for (relu6, and mish elsewhere)."""
+        if not self.fork:
+            out: str = ACTIVATIONS.get(activation, _relu)(self, x, f"{base}_{activation}")
+            return out
+        if activation in FORK_LAYER_ACTIVATIONS and activation not in own:
+            return self.op("Mul", [x, self.const(np.float32(0), f"{base}_zero")], f"{base}_0")
+        out = FORK_ACTIVATIONS.get(activation, _relu)(self, x, f"{base}_{activation}")
         return out
 
 
@@ -182,3 +202,75 @@ ACTIVATIONS = {
     "tanh": lambda g, x, b: g.op("Tanh", [x], b),
     "stair": _stair,
 }
+
+
+# --- the fork's activations (its src/activations.[ch]) ---------------------------------
+def _swish(g: Graph, x: str, base: str) -> str:  # x * logistic(x)
+    return g.op("Mul", [x, g.op("Sigmoid", [x], f"{base}_sig")], base)
+
+
+def _mish(g: Graph, x: str, base: str) -> str:
+    """x * tanh(softplus(x)), softplus with the fork's threshold 20: x above 20,
+    exp(x) below -20, else log(exp(x) + 1)."""
+    e = g.op("Exp", [x], f"{base}_exp")
+    sp = g.op("Log", [g.op("Add", [e, g.const(np.float32(1), f"{base}_one")], f"{base}_e1")],
+              f"{base}_log")  # fmt: skip
+    hi = g.op("Greater", [x, g.const(np.float32(20), f"{base}_hi")], f"{base}_gt")
+    lo = g.op("Less", [x, g.const(np.float32(-20), f"{base}_lo")], f"{base}_lt")
+    sp = g.op("Where", [hi, x, g.op("Where", [lo, e, sp], f"{base}_low")], f"{base}_softplus")
+    return g.op("Mul", [x, g.op("Tanh", [sp], f"{base}_tanh")], base)
+
+
+def _hard_mish(g: Graph, x: str, base: str) -> str:
+    """x above 0, x*x/2 + x above -2, else 0."""
+    zero = g.const(np.float32(0), f"{base}_zero")
+    half = g.op("Mul", [g.op("Mul", [x, x], f"{base}_sq"), g.const(np.float32(0.5), f"{base}_h")],
+                f"{base}_half")  # fmt: skip
+    mid = g.op("Add", [half, x], f"{base}_mid")
+    above = g.op("Greater", [x, g.const(np.float32(-2), f"{base}_m2")], f"{base}_gtm2")
+    mid = g.op("Where", [above, mid, zero], f"{base}_low")
+    return g.op("Where", [g.op("Greater", [x, zero], f"{base}_pos"), x, mid], base)
+
+
+def _gelu(g: Graph, x: str, base: str) -> str:
+    """0.5*x*(1 + tanh(0.797885*x + 0.035677*x^3))."""
+    cube = g.op("Mul", [g.op("Mul", [x, x], f"{base}_sq"), x], f"{base}_cube")
+    terms = [g.scale_shift(x, 0.797885, 0.0, f"{base}_a"),
+             g.scale_shift(cube, 0.035677, 0.0, f"{base}_b")]  # fmt: skip
+    inner = g.op("Add", terms, f"{base}_in")
+    t = g.scale_shift(g.op("Tanh", [inner], f"{base}_tanh"), 1.0, 1.0, f"{base}_t1")
+    return g.op("Mul", [g.scale_shift(x, 0.5, 0.0, f"{base}_x2"), t], base)
+
+
+def _normalize_channels(g: Graph, x: str, base: str, softmax: bool = False,
+                        maxval: bool = False) -> str:  # fmt: skip
+    """activate_array_normalize_channels(_softmax): per cell, the positive values (or
+    exp(x - max), max 0 unless maxval) over their sum over the channels plus 0.0001."""
+    if softmax:
+        if maxval:
+            x = g.op("Sub", [x, g.reduce("ReduceMax", x, 1, f"{base}_max")], f"{base}_shift")
+        v = g.op("Exp", [x], f"{base}_exp")
+    else:
+        v = g.op("Relu", [x], f"{base}_pos")
+    total = g.reduce("ReduceSum", v, 1, f"{base}_sum")
+    total = g.op("Add", [total, g.const(np.float32(0.0001), f"{base}_eps")], f"{base}_sum_eps")
+    return g.op("Div", [v, total], base)
+
+
+FORK_ACTIVATIONS: dict[str, Callable[[Graph, str, str], str]] = {
+    **ACTIVATIONS,
+    "swish": _swish,
+    "mish": _mish,
+    "hard_mish": _hard_mish,
+    "gelu": _gelu,
+    "revleaky": ACTIVATIONS["leaky"],
+    "normalize_channels": _normalize_channels,
+    "normalize_channels_softmax": lambda g, x, b: _normalize_channels(g, x, b, True),
+    "normalize_channels_softmax_maxval": lambda g, x, b: _normalize_channels(g, x, b, True, True),
+}
+# the fork's activate() has no case for these: only the layers that compute them
+# themselves give them (conv: all but relu6; shortcut: swish and mish), others give 0
+FORK_LAYER_ACTIVATIONS = frozenset(
+    ["relu6", "swish", "mish", "hard_mish", "normalize_channels", "normalize_channels_softmax",
+     "normalize_channels_softmax_maxval"]
+)  # fmt: skip

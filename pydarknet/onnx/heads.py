@@ -13,22 +13,47 @@ from .layers import Layer
 __all__ = ["detection", "region", "reorg", "route", "shortcut", "softmax", "upsample", "yolo"]
 
 
-def route(ly: Layer) -> Tensor:
-    text = ly.get_str("layers", "")
+def layer_refs(ly: Layer, key: str) -> list[int]:
+    """The layers a ``layers=`` / ``from=`` list names (negative: relative)."""
     refs = []
-    for part in text.split(","):
+    for part in ly.get_str(key, "").split(","):
         i = c_atoi(part)
         refs.append(ly.index + i if i < 0 else i)
+    return refs
+
+
+def _route_part(ly: Layer, r: int, groups: int, group_id: int) -> Tensor:
+    """Layer ``r``'s output, or its part ``group_id`` of ``groups`` (the fork: a flat
+    copy of outputs/groups values, which is a run of channels when they divide)."""
+    g, src, t, b = ly.g, ly.shapes[r], ly.outputs[r], f"{ly.base}_in{r}"
+    if groups == 1:
+        return t
+    if src.is_image and src.c % groups == 0:
+        part = src.c // groups
+        t = g.image(t, src.c, src.h, src.w, b)
+        return Tensor(g.slice(t.name, [part * group_id], [part * (group_id + 1)], [1], b), True)
+    part = src.outputs // groups
+    flat = g.flat(t, b).name
+    return Tensor(g.slice(flat, [part * group_id], [part * (group_id + 1)], [1], b), False)
+
+
+def route(ly: Layer) -> Tensor:
+    refs = layer_refs(ly, "layers")
     g, s = ly.g, ly.shape
-    if len(refs) == 1:
-        return ly.outputs[refs[0]]
+    groups, group_id = 1, 0
+    if ly.fork:
+        groups, group_id = ly.get_int("groups", 1), ly.get_int("group_id", 0)
+    parts = [_route_part(ly, r, groups, group_id) for r in refs]
+    if len(parts) == 1:
+        return parts[0]
     if s.is_image:  # equal w and h: the channels one after the other
-        parts = [
-            g.image(ly.outputs[r], ly.shapes[r].c, s.h, s.w, f"{ly.base}_in{r}").name for r in refs
+        names = [
+            g.image(t, ly.shapes[r].c // groups, s.h, s.w, f"{ly.base}_in{r}").name
+            for r, t in zip(refs, parts, strict=True)
         ]
-        return Tensor(g.op("Concat", parts, f"{ly.base}_route", axis=1), True)
-    parts = [g.flat(ly.outputs[r], f"{ly.base}_in{r}").name for r in refs]
-    return Tensor(g.op("Concat", parts, f"{ly.base}_route", axis=1), False)
+        return Tensor(g.op("Concat", names, f"{ly.base}_route", axis=1), True)
+    names = [g.flat(t, f"{ly.base}_in{r}").name for r, t in zip(refs, parts, strict=True)]
+    return Tensor(g.op("Concat", names, f"{ly.base}_route", axis=1), False)
 
 
 def shortcut(ly: Layer) -> Tensor:
@@ -89,9 +114,9 @@ def reorg(ly: Layer) -> Tensor:
     the input's flat buffer is read as (c/s², h*s, w*s) and its s x s phases become
     channels (forward), or the reverse."""
     s, g, b, p = ly.get_int("stride", 1), ly.g, ly.base, ly.prev
-    if ly.get_int("flatten", 0):
+    if ly.get_int("flatten", 0) and not ly.fork:  # the fork's [reorg] reads neither
         raise ly.fail("flatten=1 is not supported by the ONNX exporter")
-    extra = ly.get_int("extra", 0)
+    extra = 0 if ly.fork else ly.get_int("extra", 0)
     if extra:  # a copy of the input followed by `extra` zeros
         pads = g.const([0, 0, 0, extra], f"{b}_extra")
         return Tensor(g.op("Pad", [ly.flat_input(), pads], f"{b}_reorg"), False)
@@ -161,14 +186,29 @@ def _logistic_where(ly: Layer, x: str, mask: np.ndarray) -> str:
 
 
 def yolo(ly: Layer) -> Tensor:
-    """yolo_layer.c forward: logistic on x, y, objectness and the classes of each anchor."""
-    s = ly.shape
+    """yolo_layer.c forward: logistic on x, y, objectness and the classes of each anchor.
+    The fork skips the logistic with new_coords=1, then scales x and y by scale_x_y
+    around the cell's centre: x * scale_x_y - (scale_x_y - 1) / 2."""
+    s, g, b = ly.shape, ly.g, ly.base
     classes = ly.get_int("classes", 20)
     per = classes + 5
     entry = np.ones(per, bool)
     entry[2:4] = False
     mask = np.tile(entry, s.c // per)
-    return Tensor(_logistic_where(ly, ly.image_input(), mask), True)
+    x = ly.image_input()
+    if not ly.fork:
+        return Tensor(_logistic_where(ly, x, mask), True)
+    if not ly.get_int("new_coords", 0):
+        x = _logistic_where(ly, x, mask)
+    scale = np.float32(ly.get_float("scale_x_y", 1.0))
+    if scale == 1:
+        return Tensor(x, True)
+    entry_xy = np.zeros(per, bool)
+    entry_xy[:2] = True
+    xy = np.tile(entry_xy, s.c // per).reshape(1, -1, 1, 1)
+    factor = np.where(xy, scale, np.float32(1)).astype(np.float32)
+    shift = np.where(xy, np.float32(-0.5 * (float(scale) - 1)), np.float32(0)).astype(np.float32)
+    return Tensor(g.scale_shift(x, factor, shift, f"{b}_scale_xy"), True)
 
 
 def region(ly: Layer) -> Tensor:

@@ -4,7 +4,8 @@ Each converter mirrors the layer's ``parse_*`` (src/parser.c: the options and th
 defaults), reads its weights in ``load_weights_upto``'s order and builds what its
 ``forward_*_layer`` computes in test mode.  Batch norm is folded into the weights:
 Darknet computes ``(x - mean) / (sqrt(var) + .000001) * scale + bias`` (blas.c
-``normalize_cpu``, then ``scale_bias`` and ``add_bias``).
+``normalize_cpu``, then ``scale_bias`` and ``add_bias``); the AlexeyAB fork folds it
+itself (network.c ``fuse_conv_batchnorm``, in double) with ``scale / sqrt(var + .00001)``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,15 @@ from .weights import WeightsReader
 __all__ = ["Layer"]
 
 EPSILON = 0.000001  # blas.c normalize_cpu: / (sqrt(variance) + .000001f)
+FORK_EPSILON = 0.00001  # the fork's fuse_conv_batchnorm: / sqrt(variance + .00001)
+# what the fork's convolutional layer computes itself (others: activate())
+CONV_ACTIVATIONS = frozenset(
+    ["swish", "mish", "hard_mish", "normalize_channels", "normalize_channels_softmax",
+     "normalize_channels_softmax_maxval"]
+)  # fmt: skip
+# [convolutional] options of the fork that the exporter does not reproduce
+FORK_CONV_REFUSED = ("antialiasing", "sway", "rotate", "stretch", "stretch_sway", "coordconv",
+                     "cbn")  # fmt: skip
 
 
 @dataclass
@@ -41,6 +51,11 @@ class Layer:
     @property
     def base(self) -> str:
         return f"l{self.index}"
+
+    @property
+    def fork(self) -> bool:
+        """The AlexeyAB fork's semantics (dialect "alexeyab")."""
+        return self.g.fork
 
     def fail(self, what: str) -> OnnxExportError:
         return OnnxExportError(
@@ -78,21 +93,40 @@ class Layer:
         return self.weights.take(n), self.weights.take(n), self.weights.take(n)
 
 
-def fold(bias: np.ndarray, bn: tuple[np.ndarray, np.ndarray, np.ndarray] | None
-         ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def fold(bias: np.ndarray, bn: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+         fork: bool = False) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """(per-output factor, new bias) of an output batch norm followed by the bias."""
     if bn is None:
         return np.ones_like(bias), bias
     scales, mean, var = (a.astype(np.float64) for a in bn)
-    factor = scales / (np.sqrt(var) + EPSILON)
+    factor = scales / (np.sqrt(var + FORK_EPSILON) if fork else np.sqrt(var) + EPSILON)
     return factor.astype(np.float32), (bias - mean * factor).astype(np.float32)
 
 
+def _conv_strides(ly: Layer) -> tuple[int, int, int]:
+    """stride_y, stride_x and dilation (the fork's parse_convolutional)."""
+    stride = ly.get_int("stride", 1)
+    if not ly.fork:
+        return stride, stride, 1
+    sx, sy = ly.get_int("stride_x", -1), ly.get_int("stride_y", -1)
+    sx, sy = sx if sx >= 1 else stride, sy if sy >= 1 else stride
+    ly.refuse(*FORK_CONV_REFUSED)
+    if ly.sec.find("share_index")[1] is not None:
+        raise ly.fail("share_index= is not supported by the ONNX exporter")
+    return sy, sx, 1 if ly.get_int("size", 1) == 1 else ly.get_int("dilation", 1)
+
+
 def convolutional(ly: Layer) -> Tensor:
-    n, size = ly.get_int("filters", 1), ly.get_int("size", 1)
-    stride, groups = ly.get_int("stride", 1), ly.get_int("groups", 1)
+    n, size, groups = ly.get_int("filters", 1), ly.get_int("size", 1), ly.get_int("groups", 1)
+    sy, sx, dilation = _conv_strides(ly)
     pad = size // 2 if ly.get_int("pad", 0) else ly.get_int("padding", 0)
-    c = ly.prev.c
+    c, s = ly.prev.c, ly.shape
+    if dilation != 1 and (
+        (ly.prev.h + 2 * pad * dilation - dilation * (size - 1) - 1) // sy + 1 != s.h
+        or (ly.prev.w + 2 * pad * dilation - dilation * (size - 1) - 1) // sx + 1 != s.w
+    ):
+        raise ly.fail(f"dilation={dilation} with padding {pad} lays out a grid other than "
+                      "the layer's output")  # fmt: skip
     ly.refuse("xnor", "dontload")
     if ly.get_int("numload", 0) not in (0, n):
         raise ly.fail("numload= below filters= leaves filters Darknet initialises at random")
@@ -107,13 +141,14 @@ def convolutional(ly: Layer) -> Tensor:
     if ly.get_int("binary", 0):  # convolutional_layer.c binarize_weights
         mean = np.abs(w).reshape(n, -1).mean(axis=1, dtype=np.float32)[:, None, None, None]
         w = np.where(w > 0, mean, -mean).astype(np.float32)
-    factor, bias = fold(bias, bn)
+    factor, bias = fold(bias, bn, ly.fork)
     w = (w * factor[:, None, None, None]).astype(np.float32)
     g = ly.g
     y = g.op("Conv", [ly.image_input(), g.const(w, f"{ly.base}_w"), g.const(bias, f"{ly.base}_b")],
-             f"{ly.base}_conv", kernel_shape=[size, size], strides=[stride, stride],
-             pads=[pad] * 4, group=groups)  # fmt: skip
-    return Tensor(g.activate(y, ly.get_str("activation", "logistic"), ly.base), True)
+             f"{ly.base}_conv", kernel_shape=[size, size], strides=[sy, sx],
+             pads=[pad * dilation] * 4, group=groups, dilations=[dilation] * 2)  # fmt: skip
+    activation = ly.get_str("activation", "logistic")
+    return Tensor(g.activate(y, activation, ly.base, CONV_ACTIVATIONS), True)
 
 
 def connected(ly: Layer) -> Tensor:
@@ -123,7 +158,7 @@ def connected(ly: Layer) -> Tensor:
     w = ly.weights.take(outputs * inputs)
     w = w.reshape(inputs, outputs).T if ly.weights.transpose else w.reshape(outputs, inputs)
     bn = ly.batch_norm(outputs) if ly.get_int("batch_normalize", 0) else None
-    factor, bias = fold(bias, bn)
+    factor, bias = fold(bias, bn, ly.fork)
     w = (w * factor[:, None]).astype(np.float32)
     g = ly.g
     y = g.op("Gemm", [ly.flat_input(), g.const(w, f"{ly.base}_w"), g.const(bias, f"{ly.base}_b")],
@@ -159,21 +194,29 @@ def local(ly: Layer) -> Tensor:
 
 def batchnorm(ly: Layer) -> Tensor:
     c = ly.prev.c
-    factor, shift = fold(np.zeros(c, np.float32), ly.batch_norm(c))
+    factor, shift = fold(np.zeros(c, np.float32), ly.batch_norm(c), ly.fork)
     y = ly.g.scale_shift(ly.image_input(), factor.astype(np.float32).reshape(1, c, 1, 1),
                          shift.reshape(1, c, 1, 1), ly.base)  # fmt: skip
     return Tensor(y, True)
 
 
 def maxpool(ly: Layer) -> Tensor:
-    """maxpool_layer.c: windows start at -padding/2; cells outside read -FLT_MAX."""
+    """maxpool_layer.c: windows start at -padding/2; cells outside read -FLT_MAX.  The
+    fork adds stride_x/stride_y and maxpool_depth (the max over channels g,
+    g + out_channels, ... of each cell)."""
     stride = ly.get_int("stride", 1)
+    sy, sx = stride, stride
+    if ly.fork:
+        sx, sy = ly.get_int("stride_x", stride), ly.get_int("stride_y", stride)
+        ly.refuse("antialiasing", "maxpool_zero_nonmax")
+        if ly.get_int("maxpool_depth", 0):
+            return _maxpool_depth(ly)
     size = ly.get_int("size", stride)
     padding = ly.get_int("padding", size - 1)
     p, s, g = ly.prev, ly.shape, ly.g
     left = padding // 2
-    right_h = max(0, (s.h - 1) * stride + size - p.h - left)
-    right_w = max(0, (s.w - 1) * stride + size - p.w - left)
+    right_h = max(0, (s.h - 1) * sy + size - p.h - left)
+    right_w = max(0, (s.w - 1) * sx + size - p.w - left)
     x = ly.image_input()
     if max(left, right_h, right_w) >= size:  # a window could hold only padding
         pads = g.const([0, 0, left, left, 0, 0, right_h, right_w], f"{ly.base}_pads")
@@ -181,8 +224,20 @@ def maxpool(ly: Layer) -> Tensor:
                  f"{ly.base}_pad")  # fmt: skip
         left = right_h = right_w = 0
     y = g.op("MaxPool", [x], f"{ly.base}_maxpool", kernel_shape=[size, size],
-             strides=[stride, stride], pads=[left, left, right_h, right_w])  # fmt: skip
+             strides=[sy, sx], pads=[left, left, right_h, right_w])  # fmt: skip
     return Tensor(y, True)
+
+
+def _maxpool_depth(ly: Layer) -> Tensor:
+    p, out_c, g, b = ly.prev, ly.shape.c, ly.g, ly.base
+    x = ly.image_input()
+    rows = -(-p.c // out_c)
+    if rows * out_c > p.c:  # channels past the last one read -FLT_MAX
+        pads = g.const([0, 0, 0, 0, 0, rows * out_c - p.c, 0, 0], f"{b}_pads")
+        x = g.op("Pad", [x, pads, g.const(np.float32(-FLT_MAX), f"{b}_padv")], f"{b}_pad")
+    x = g.reshape(x, [rows, out_c, p.h, p.w], f"{b}_rows")
+    y = g.reduce("ReduceMax", x, 1, f"{b}_depth")
+    return Tensor(g.reshape(y, [out_c, p.h, p.w], f"{b}_maxpool"), True)
 
 
 def avgpool(ly: Layer) -> Tensor:
@@ -207,5 +262,6 @@ def logistic(ly: Layer) -> Tensor:
 
 
 def identity(ly: Layer) -> Tensor:
-    """[dropout] and [cost] pass their input on in a forward pass outside training."""
+    """[dropout] and [cost] pass their input on in a forward pass outside training (as
+    the fork's [empty] and [silence] do)."""
     return ly.x

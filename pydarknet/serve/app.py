@@ -54,6 +54,7 @@ class ServeConfig:
     cfg: str | None = None
     weights: str | None = None
     names: str | None = None
+    dialect: str = "auto"  # pydarknet.cfg.dialect
     device: str | None = None
     max_batch: int = 8
     max_wait_ms: float = 5.0
@@ -82,8 +83,9 @@ class Service:
         c = self.config
         try:
             det = await asyncio.to_thread(
-                Detector, c.model, cfg=c.cfg, weights=c.weights, names=c.names, device=c.device
-            )
+                Detector, c.model, cfg=c.cfg, weights=c.weights, names=c.names,
+                device=c.device, dialect=c.dialect,
+            )  # fmt: skip
         except Exception as exc:  # reported by /health, /detect
             self.error = f"{type(exc).__name__}: {exc}"
             return

@@ -43,6 +43,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     s.add_argument("--cfg", help="network .cfg (instead of --model)")
     s.add_argument("--weights", help="network .weights (with --cfg)")
     s.add_argument("--data", help=".data or .names file (with --cfg)")
+    s.add_argument("--dialect", choices=("auto", "pjreddie", "alexeyab"), default="auto",
+                   help="whose darknet the model is for: pjreddie's, AlexeyAB's (or hank-ai's) "
+                   "fork, or auto (pydarknet.cfg.dialect)")  # fmt: skip
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
     s.add_argument("--device", help="cpu, cuda:N or N (default: a GPU if this build has one)")
@@ -104,9 +107,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise SystemExit(f"pydarknet: --max-megapixels above {PILLOW_LIMIT / 1e6:g} is not read")
     config = ServeConfig(
         model=args.model, cfg=args.cfg, weights=args.weights, names=args.data,
-        device=args.device, max_batch=args.max_batch, max_wait_ms=args.max_wait_ms,
-        max_upload_mb=args.max_upload_mb, max_pixels=max_pixels, max_queue=args.max_queue,
-        api_key=args.api_key or None, request_timeout=args.request_timeout,
+        dialect=args.dialect, device=args.device, max_batch=args.max_batch,
+        max_wait_ms=args.max_wait_ms, max_upload_mb=args.max_upload_mb, max_pixels=max_pixels,
+        max_queue=args.max_queue, api_key=args.api_key or None,
+        request_timeout=args.request_timeout,
     )  # fmt: skip
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     fixed_mmap_threshold()

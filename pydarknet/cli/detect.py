@@ -1,52 +1,27 @@
-"""The ``pydarknet`` command line.
-
-    pydarknet detect INPUT... [--model NAME | --cfg C --weights W --data D]
-                              [--thresh T] [--out PATH] [--results FILE] [--json]
-    pydarknet video IN [--out OUT] [--results FILE] [--max-frames N]
-    pydarknet serve [--host 127.0.0.1] [--port 8000] ... (see pydarknet/serve/command.py)
-    pydarknet export-onnx CFG WEIGHTS OUT.onnx   (or --model NAME OUT.onnx)
-    pydarknet download NAME
-    pydarknet models
-
-``detect`` on one image file prints what ``./darknet detect`` prints (``name: NN%``
-lines, in Darknet's order and rounding) and writes the annotated image
-(``predictions.jpg`` by default).  Given several images, folders or globs (quote them:
-``'photos/*.jpg'``), it shows a progress bar, writes the annotated images into a folder
-(``predictions/`` by default) and every image's detections into one results file
-(``results.jsonl`` there, or ``--results FILE``: ``.jsonl`` or ``.csv``).
-``video`` does the same for a video file or a camera index (see cli_video.py).
-"""
+"""``pydarknet detect INPUT...``: one image as ``./darknet detect`` shows it, or many
+images, folders and globs with a progress bar, annotated images and a results file
+(see :mod:`pydarknet.cli.main`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
-from . import _lib, cli_onnx, cli_video
-from ._dist import installed_version
-from .cli_options import add_model_options, make_detector
-from .detector import Detector
-from .draw import draw_detections
-from .errors import DarknetError
-from .folder import ImageResult, ResultsWriter, detect_files, find_images
-from .models import MODELS, download
-from .serve import command as serve_command
+from ..detector import Detector
+from ..draw import draw_detections
+from ..folder import ImageResult, ResultsWriter, detect_files, find_images
+from .options import add_model_options, make_detector
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pydarknet", description=__doc__.split("\n\n")[0])
-    p.add_argument("--verbose", "-v", action="store_true", help="show Darknet's own output")
-    p.add_argument("--version", action="version", version=f"pydarknet {installed_version()}")
-    sub = p.add_subparsers(dest="command", required=True)
-
+def add_parser(sub: Any) -> None:
+    """Register ``detect`` on the main parser's subparsers."""
     d = sub.add_parser("detect", help="detect objects in images, like ./darknet detect")
     d.add_argument("images", nargs="+", metavar="INPUT", help="image files, folders or globs")
     add_model_options(d)
@@ -58,17 +33,6 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="print JSON lines instead of text")
     d.add_argument("--quiet", "-q", action="store_true",
                    help="many images: print nothing per image")  # fmt: skip
-
-    cli_video.add_parser(sub)
-    serve_command.add_parser(sub)
-    cli_onnx.add_parser(sub)
-
-    dl = sub.add_parser("download", help="download a zoo model's weights into the cache")
-    dl.add_argument("name", choices=sorted(MODELS))
-    dl.add_argument("--force", action="store_true", help="download again")
-
-    sub.add_parser("models", help="list the zoo models")
-    return p
 
 
 def _darknet_lines(res: ImageResult, name: str | None = None) -> list[str]:
@@ -146,32 +110,3 @@ def _detect_many(det: Detector, args: argparse.Namespace, paths: list[Path]) -> 
     print(f"{len(paths) - failed} images, {failed} failed; results in {results.path}",
           file=sys.stderr)  # fmt: skip
     return 1 if failed else 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _build_parser().parse_args(argv)
-    if args.verbose:
-        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-        _lib.set_verbose(True)
-    try:
-        if args.command == "detect":
-            return cmd_detect(args)
-        if args.command == "video":
-            return cli_video.cmd_video(args, make_detector(args))
-        if args.command == "serve":
-            return serve_command.cmd_serve(args)
-        if args.command == "export-onnx":
-            return cli_onnx.cmd_export(args)
-        if args.command == "download":
-            print(download(args.name, force=args.force))
-            return 0
-        for name, m in MODELS.items():
-            print(f"{name:20s} {m.task:9s} {m.url}")
-        return 0
-    except DarknetError as exc:
-        print(f"pydarknet: error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

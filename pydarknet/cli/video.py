@@ -14,9 +14,9 @@ import argparse
 import sys
 from typing import Any
 
-from .cli_options import add_model_options
-from .detector import Detector
-from .video import annotate_video
+from ..detector import Detector
+from ..video import annotate_video
+from .options import add_model_options
 
 
 def add_parser(sub: Any) -> None:

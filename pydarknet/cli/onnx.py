@@ -7,11 +7,13 @@ pydarknet export-onnx --model yolov3-tiny yolov3-tiny.onnx [--dynamic-batch]
 from __future__ import annotations
 
 import argparse
+import inspect
 from typing import Any
 
-from .errors import DarknetValueError
-from .models import get_model, weights_path
-from .onnx import DEFAULT_OPSET, export_onnx, output_layers
+from ..errors import DarknetValueError
+from ..models import get_model, weights_path
+from ..onnx import DEFAULT_OPSET, export_onnx, output_layers
+from .options import add_dialect_option
 
 
 def add_parser(sub: Any) -> None:
@@ -20,6 +22,7 @@ def add_parser(sub: Any) -> None:
     e.add_argument("files", nargs="+", metavar="FILE", help="CFG WEIGHTS OUT.onnx, or OUT.onnx "
                    "with --model")  # fmt: skip
     e.add_argument("--model", help="zoo model name (instead of CFG WEIGHTS)")
+    add_dialect_option(e)
     e.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (>= 13)")
     e.add_argument("--dynamic-batch", action="store_true", help="leave the batch size free")
 
@@ -34,9 +37,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         if len(args.files) != 3:
             raise DarknetValueError("give CFG WEIGHTS OUT.onnx (or --model NAME OUT.onnx)")
         cfg, weights, out = args.files
-    path = export_onnx(cfg, weights, out, opset=args.opset, dynamic_batch=args.dynamic_batch)
-    from .cfg import check_cfg
+    from ..cfg import check_cfg
 
-    names = ", ".join(f"layer_{i}" for i in output_layers(check_cfg(cfg).layers))
+    shape = check_cfg(cfg, args.dialect)  # refuses a fork's cfg under --dialect pjreddie
+    options = {"opset": args.opset, "dynamic_batch": args.dynamic_batch}
+    if "dialect" in inspect.signature(export_onnx).parameters:
+        options["dialect"] = shape.dialect
+    path = export_onnx(cfg, weights, out, **options)
+    names = ", ".join(f"layer_{i}" for i in output_layers(shape.layers))
     print(f"{path}: input 'input', outputs {names}")
     return 0
