@@ -197,9 +197,11 @@ static int parse_conv(parse_state *p, list *o, layer *l)
     if (sx != sy) return refuse("[convolutional] stride_x != stride_y (layer %d)", p->index);
     if (dilation != 1) return refuse("[convolutional] dilation= (layer %d)", p->index);
     if (need_image(p, "convolutional")) return -1;
-    if (n < 1 || size < 1 || sx < 1 || groups < 1 || p->c % groups || n % groups)
+    if (n < 1 || size < 1 || sx < 1 || groups < 1 || p->c % groups || n % groups ||
+        p->w + 2 * padding < size || p->h + 2 * padding < size)
         return refuse("[convolutional] layer %d: filters=%d size=%d stride=%d groups=%d "
-                      "do not fit %d channels", p->index, n, size, sx, groups, p->c);
+                      "do not fit its %dx%dx%d input", p->index, n, size, sx, groups, p->w,
+                      p->h, p->c);
     *l = make_convolutional_layer(1, p->h, p->w, p->c, n, groups, size, sx, padding, LINEAR, bn,
                                   0, 0, 0);
     l->activation = act;
@@ -218,7 +220,8 @@ static int parse_maxpool(parse_state *p, list *o, layer *l)
     if (option_find_int_quiet(o, "antialiasing", 0))
         return refuse("[maxpool] antialiasing= (layer %d) is not supported", p->index);
     if (need_image(p, "maxpool")) return -1;
-    if (size < 1 || sx < 1 || sy < 1 || (depth && out_channels < 1))
+    if (size < 1 || sx < 1 || sy < 1 || (depth && out_channels < 1) || padding < 0 ||
+        p->w + padding < size || p->h + padding < size)
         return refuse("[maxpool] layer %d: size=%d stride=%d,%d", p->index, size, sx, sy);
     /* upstream's layer (computes what the fork's does); then the fork's geometry */
     *l = make_maxpool_layer(1, p->h, p->w, p->c, size, sx, padding);
