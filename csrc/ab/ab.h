@@ -46,12 +46,16 @@
 #define PYDN_AB_SCALE_CHANNELS ((LAYER_TYPE)65)
 
 /* Activations: `activation` holds upstream's ACTIVATION value for the names both have
- * (LOGISTIC, RELU, LEAKY, ...), and these for the fork's own. */
+ * and compute alike (RELU, TANH, ...), and these for the fork's own. */
 #define PYDN_AB_SWISH ((ACTIVATION)32)
 #define PYDN_AB_MISH ((ACTIVATION)33)
 #define PYDN_AB_HARD_MISH ((ACTIVATION)34)
 #define PYDN_AB_RELU6 ((ACTIVATION)35)
 #define PYDN_AB_GELU ((ACTIVATION)36)
+/* The fork's logistic and leaky where their arithmetic differs from upstream's: float
+ * expf (upstream: double exp), and a conv's leaky in double (.1 * x) */
+#define PYDN_AB_LOGISTIC ((ACTIVATION)37)
+#define PYDN_AB_LEAKY ((ACTIVATION)38)
 
 enum { AB_DEFAULT_NMS, AB_GREEDY_NMS, AB_DIOU_NMS, AB_CORNERS_NMS };
 enum { AB_NO_NORM, AB_RELU_NORM, AB_SOFTMAX_NORM };

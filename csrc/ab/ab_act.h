@@ -8,7 +8,13 @@
 
 #include <math.h>
 
-static inline float pydn_ab_logistic(float x) { return 1.f / (1.f + expf(-x)); }
+/* 1 / (1 + expf(-x)): where expf(-x) overflows, IEEE arithmetic gives exactly 0; the
+ * select says so explicitly, since the epilogues are compiled with -ffast-math, whose
+ * vectorized expf does not promise inf for arguments past its range. */
+static inline float pydn_ab_logistic(float x)
+{
+    return x < -88.72284f ? 0.f : 1.f / (1.f + expf(-x));
+}
 static inline float pydn_ab_tanh(float x) { return (2 / (1 + expf(-2 * x)) - 1); }
 
 /* softplus with threshold 20, then x * tanh(softplus(x)) */
@@ -17,6 +23,9 @@ static inline float pydn_ab_mish_of(float x)
     float sp = x > 20 ? x : x < -20 ? expf(x) : logf(expf(x) + 1);
     return x * pydn_ab_tanh(sp);
 }
+
+/* a conv's leaky (activate_array_cpu_custom): .1 * x in double */
+static inline float pydn_ab_leaky_of(float x) { return (x > 0) ? x : .1 * x; }
 
 static inline float pydn_ab_swish_of(float x) { return x * pydn_ab_logistic(x); }
 

@@ -114,11 +114,11 @@ static int activation_of(list *o, const char *def, ACTIVATION *out)
         const char *name;
         int a;
     } names[] = {
-        {"logistic", LOGISTIC}, {"swish", PYDN_AB_SWISH}, {"mish", PYDN_AB_MISH},
+        {"logistic", PYDN_AB_LOGISTIC}, {"swish", PYDN_AB_SWISH}, {"mish", PYDN_AB_MISH},
         {"hard_mish", PYDN_AB_HARD_MISH}, {"loggy", LOGGY}, {"relu", RELU},
         {"relu6", PYDN_AB_RELU6}, {"elu", ELU}, {"selu", SELU}, {"gelu", PYDN_AB_GELU},
         {"relie", RELIE}, {"plse", PLSE}, {"hardtan", HARDTAN}, {"lhtan", LHTAN},
-        {"linear", LINEAR}, {"ramp", RAMP}, {"revleaky", LEAKY}, {"leaky", LEAKY},
+        {"linear", LINEAR}, {"ramp", RAMP}, {"revleaky", PYDN_AB_LEAKY}, {"leaky", PYDN_AB_LEAKY},
         {"tanh", TANH}, {"stair", STAIR},
     };
     char *s = option_find_str(o, "activation", (char *)def);

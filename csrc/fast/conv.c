@@ -86,6 +86,12 @@ PYDN_BODY void bias_act_body(const float *c, size_t ldc, float *o, size_t ldo, i
         case PYDN_AB_SWISH:
             for (int j = 0; j < cols; ++j) x[j] = pydn_ab_swish_of(x[j] + b);
             break;
+        case PYDN_AB_LOGISTIC:
+            for (int j = 0; j < cols; ++j) x[j] = pydn_ab_logistic(x[j] + b);
+            break;
+        case PYDN_AB_LEAKY:
+            for (int j = 0; j < cols; ++j) x[j] = pydn_ab_leaky_of(x[j] + b);
+            break;
         default:
             for (int j = 0; j < cols; ++j) x[j] += b;
             pydn_ab_activate_any(x, cols, a);

@@ -289,6 +289,12 @@ PYDN_BODY void bias_act_body(float *o, int n, int ld, int nk, const float *bias,
         case PYDN_AB_SWISH:
             for (int f = 0; f < nk; ++f) o[f] = pydn_ab_swish_of(o[f] + bias[f]);
             break;
+        case PYDN_AB_LOGISTIC:
+            for (int f = 0; f < nk; ++f) o[f] = pydn_ab_logistic(o[f] + bias[f]);
+            break;
+        case PYDN_AB_LEAKY:
+            for (int f = 0; f < nk; ++f) o[f] = pydn_ab_leaky_of(o[f] + bias[f]);
+            break;
         default:
             for (int f = 0; f < nk; ++f) o[f] += bias[f];
             pydn_ab_activate_any(o, nk, act);
