@@ -5,6 +5,7 @@
  * csrc/fast/); the entry points are in pydn.h.
  *
  *   ab_parse.c    cfg -> network (the fork's parse_network_cfg_custom, batch 1)
+ *   ab_sections.c its layer sections
  *   ab_layers.c   the forwards whose semantics differ from upstream's, activations
  *   ab_weights.c  weights: load, count, fuse batch norm the fork's way
  *   ab_detect.c   boxes (the fork's yolo decode) and its NMS kinds
@@ -70,6 +71,17 @@ void pydn_ab_forget(const network *net);             /* at free */
 /* ab_parse.c: the network, or NULL with pydn_last_error() set (upstream's own errors
  * longjmp to the caller's guard). */
 network *pydn_ab_parse(const char *cfg);
+
+/* ab_sections.c: layer p->index from its section (type "[...]", options) into *l, or
+ * -1 with pydn_last_error() set ("alexeyab dialect: ...", as by pydn_ab_refuse). */
+typedef struct {
+    network *net; /* the layers before */
+    int index;    /* of the layer being built */
+    int h, w, c;  /* its input */
+    int inputs;
+} pydn_ab_cursor;
+int pydn_ab_parse_layer(pydn_ab_cursor *p, const char *type, list *options, layer *l);
+int pydn_ab_refuse(const char *fmt, ...) __attribute__((format(__printf__, 1, 2)));
 
 /* ab_layers.c */
 /* The fork's activation of a layer kind: `who` says which of its code paths runs. */
