@@ -36,4 +36,27 @@ static inline float pydn_ab_hard_mish_of(float x)
     return 0;
 }
 
+/* The fused epilogue of a fork activation: x[i] = act(x[i] + bias[i * step]) for the
+ * kinds the fork computes its own way; 0 (nothing done) for the others.  Inlined into
+ * csrc/fast's conv epilogues with a constant step (0: one bias, 1: one per element),
+ * where the loops vectorize. */
+static inline int pydn_ab_bias_act(float *x, int n, const float *bias, int step, int act)
+{
+    switch (act) {
+    case 33: /* PYDN_AB_MISH */
+        for (int i = 0; i < n; ++i) x[i] = pydn_ab_mish_of(x[i] + bias[i * step]);
+        return 1;
+    case 32: /* PYDN_AB_SWISH */
+        for (int i = 0; i < n; ++i) x[i] = pydn_ab_swish_of(x[i] + bias[i * step]);
+        return 1;
+    case 37: /* PYDN_AB_LOGISTIC */
+        for (int i = 0; i < n; ++i) x[i] = pydn_ab_logistic(x[i] + bias[i * step]);
+        return 1;
+    case 38: /* PYDN_AB_LEAKY */
+        for (int i = 0; i < n; ++i) x[i] = pydn_ab_leaky_of(x[i] + bias[i * step]);
+        return 1;
+    default: return 0;
+    }
+}
+
 #endif /* PYDN_AB_ACT_H */

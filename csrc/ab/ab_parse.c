@@ -17,6 +17,8 @@
 #include "option_list.h"
 #include "utils.h"
 
+#define refuse pydn_ab_refuse /* ab.h: "alexeyab dialect: ...", returns -1 */
+
 /* src/parser.c's (not in its header) */
 typedef struct {
     char *type;
@@ -79,7 +81,7 @@ static int parse_net(network *net, list *o, pydn_ab_net *info)
     net->c = option_find_int_quiet(o, "channels", 0);
     net->inputs = option_find_int_quiet(o, "inputs", net->h * net->w * net->c);
     info->letter_box = option_find_int_quiet(o, "letter_box", 0);
-    if (!net->inputs && !(net->h && net->w && net->c)) return pydn_ab_refuse("[net] gives no input size");
+    if (!net->inputs && !(net->h && net->w && net->c)) return refuse("[net] gives no input size");
     return 0;
 }
 
@@ -105,7 +107,7 @@ static network *build(list *sections, pydn_ab_net *info)
     node *n = sections->front;
     section *s = n ? n->val : NULL;
     if (!s || (strcmp(s->type, "[net]") && strcmp(s->type, "[network]"))) {
-        pydn_ab_refuse("the first section must be [net]");
+        refuse("the first section must be [net]");
         return NULL;
     }
     network *net = make_network(sections->size - 1);
@@ -132,7 +134,7 @@ static network *build(list *sections, pydn_ab_net *info)
         p.inputs = l.outputs;
     }
     if (net->n < 1) {
-        pydn_ab_refuse("the cfg has no layers");
+        refuse("the cfg has no layers");
         goto fail;
     }
     layer out = net->layers[net->n - 1];
@@ -151,7 +153,7 @@ network *pydn_ab_parse(const char *cfg)
 {
 #ifdef GPU
     if (gpu_index >= 0) {
-        pydn_ab_refuse("fork networks run on the CPU only in this version (device=\"cpu\")");
+        refuse("fork networks run on the CPU only in this version (device=\"cpu\")");
         return NULL;
     }
 #endif

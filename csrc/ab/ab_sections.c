@@ -22,6 +22,8 @@
 #include "utils.h"
 #include "yolo_layer.h"
 
+#define refuse pydn_ab_refuse /* ab.h: "alexeyab dialect: ...", returns -1 */
+
 int *parse_yolo_mask(char *a, int *num); /* src/parser.c's (not in its header) */
 
 int pydn_ab_refuse(const char *fmt, ...)
@@ -62,7 +64,7 @@ static int activation_of(list *o, const char *def, ACTIVATION *out)
             return 0;
         }
     if (!strncmp(s, "normalize_channels", 18))
-        return pydn_ab_refuse("activation=%s is not supported", s);
+        return refuse("activation=%s is not supported", s);
     fprintf(stderr, "Couldn't find activation function %s, going with ReLU\n", s);
     *out = RELU;
     return 0;
@@ -71,7 +73,7 @@ static int activation_of(list *o, const char *def, ACTIVATION *out)
 static int need_image(const pydn_ab_cursor *p, const char *what)
 {
     if (p->h > 0 && p->w > 0 && p->c > 0) return 0;
-    return pydn_ab_refuse("the layer before [%s] (layer %d) must output an image", what, p->index);
+    return refuse("the layer before [%s] (layer %d) must output an image", what, p->index);
 }
 
 /* A layer index of a from=/layers= list: relative when negative, and an earlier layer. */
@@ -79,7 +81,7 @@ static int layer_ref(const pydn_ab_cursor *p, const char *text, int *out)
 {
     int i = atoi(text);
     if (i < 0) i += p->index;
-    if (i < 0 || i >= p->index) return pydn_ab_refuse("layer %d refers to layer %d", p->index, i);
+    if (i < 0 || i >= p->index) return refuse("layer %d refers to layer %d", p->index, i);
     *out = i;
     return 0;
 }
@@ -88,7 +90,7 @@ static int layer_ref(const pydn_ab_cursor *p, const char *text, int *out)
 static int parse_list(const pydn_ab_cursor *p, list *o, const char *key, int **out, int *n)
 {
     char *s = option_find(o, (char *)key);
-    if (!s) return pydn_ab_refuse("layer %d needs %s=", p->index, key);
+    if (!s) return refuse("layer %d needs %s=", p->index, key);
     *n = 1;
     for (char *q = s; *q; ++q) *n += *q == ',';
     *out = calloc(*n, sizeof(int));
@@ -108,7 +110,8 @@ static int parse_conv(pydn_ab_cursor *p, list *o, layer *l)
 {
     int n = option_find_int(o, "filters", 1), groups = option_find_int_quiet(o, "groups", 1);
     int size = option_find_int(o, "size", 1), stride = 1;
-    int sx = option_find_int_quiet(o, "stride_x", -1), sy = option_find_int_quiet(o, "stride_y", -1);
+    int sx = option_find_int_quiet(o, "stride_x", -1);
+    int sy = option_find_int_quiet(o, "stride_y", -1);
     if (sx < 1 || sy < 1) {
         stride = option_find_int(o, "stride", 1);
         if (sx < 1) sx = stride;
@@ -125,15 +128,16 @@ static int parse_conv(pydn_ab_cursor *p, list *o, layer *l)
                                         "coordconv", "flipped"};
     for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; ++i)
         if (option_find_int_quiet(o, (char *)unsupported[i], 0) > 0)
-            return pydn_ab_refuse("[convolutional] %s= (layer %d) is not supported", unsupported[i],
+            return refuse("[convolutional] %s= (layer %d) is not supported", unsupported[i],
                           p->index);
-    if (option_find(o, "share_index")) return pydn_ab_refuse("[convolutional] share_index= is not supported");
-    if (sx != sy) return pydn_ab_refuse("[convolutional] stride_x != stride_y (layer %d)", p->index);
-    if (dilation != 1) return pydn_ab_refuse("[convolutional] dilation= (layer %d)", p->index);
+    if (option_find(o, "share_index"))
+        return refuse("[convolutional] share_index= is not supported");
+    if (sx != sy) return refuse("[convolutional] stride_x != stride_y (layer %d)", p->index);
+    if (dilation != 1) return refuse("[convolutional] dilation= (layer %d)", p->index);
     if (need_image(p, "convolutional")) return -1;
     if (n < 1 || size < 1 || sx < 1 || groups < 1 || p->c % groups || n % groups ||
         p->w + 2 * padding < size || p->h + 2 * padding < size)
-        return pydn_ab_refuse("[convolutional] layer %d: filters=%d size=%d stride=%d groups=%d "
+        return refuse("[convolutional] layer %d: filters=%d size=%d stride=%d groups=%d "
                       "do not fit its %dx%dx%d input", p->index, n, size, sx, groups, p->w,
                       p->h, p->c);
     *l = make_convolutional_layer(1, p->h, p->w, p->c, n, groups, size, sx, padding, LINEAR, bn,
@@ -146,17 +150,18 @@ static int parse_conv(pydn_ab_cursor *p, list *o, layer *l)
 static int parse_maxpool(pydn_ab_cursor *p, list *o, layer *l)
 {
     int stride = option_find_int(o, "stride", 1);
-    int sx = option_find_int_quiet(o, "stride_x", stride), sy = option_find_int_quiet(o, "stride_y", stride);
+    int sx = option_find_int_quiet(o, "stride_x", stride);
+    int sy = option_find_int_quiet(o, "stride_y", stride);
     int size = option_find_int(o, "size", stride);
     int padding = option_find_int_quiet(o, "padding", size - 1);
     int depth = option_find_int_quiet(o, "maxpool_depth", 0);
     int out_channels = option_find_int_quiet(o, "out_channels", 1);
     if (option_find_int_quiet(o, "antialiasing", 0))
-        return pydn_ab_refuse("[maxpool] antialiasing= (layer %d) is not supported", p->index);
+        return refuse("[maxpool] antialiasing= (layer %d) is not supported", p->index);
     if (need_image(p, "maxpool")) return -1;
     if (size < 1 || sx < 1 || sy < 1 || (depth && out_channels < 1) || padding < 0 ||
         p->w + padding < size || p->h + padding < size)
-        return pydn_ab_refuse("[maxpool] layer %d: size=%d stride=%d,%d", p->index, size, sx, sy);
+        return refuse("[maxpool] layer %d: size=%d stride=%d,%d", p->index, size, sx, sy);
     /* upstream's layer (computes what the fork's does); then the fork's geometry */
     *l = make_maxpool_layer(1, p->h, p->w, p->c, size, sx, padding);
     if (sx == sy && !depth) return 0;
@@ -192,11 +197,11 @@ static int parse_route(pydn_ab_cursor *p, list *o, layer *l)
     for (int i = 1; i < n; ++i) {
         const layer *next = p->net->layers + layers[i];
         if (next->out_w != first->out_w || next->out_h != first->out_h)
-            return pydn_ab_refuse("[route] layer %d: inputs of different sizes", p->index);
+            return refuse("[route] layer %d: inputs of different sizes", p->index);
         l->out_c += next->out_c;
     }
     if (groups < 1 || group_id < 0 || group_id >= groups || l->out_c % groups)
-        return pydn_ab_refuse("[route] layer %d: groups=%d group_id=%d", p->index, groups, group_id);
+        return refuse("[route] layer %d: groups=%d group_id=%d", p->index, groups, group_id);
     if (groups == 1) return 0;  /* upstream's concatenation */
     l->groups = groups;
     l->ab_group_id = group_id;
@@ -216,11 +221,11 @@ static int parse_shortcut(pydn_ab_cursor *p, list *o, layer *l)
     int per_feature = !strcmp(type, "per_feature") || !strcmp(type, "per_layer");
     int per_channel = !strcmp(type, "per_channel");
     if (!per_feature && !per_channel && strcmp(type, "none"))
-        return pydn_ab_refuse("[shortcut] weights_type=%s (layer %d)", type, p->index);
+        return refuse("[shortcut] weights_type=%s (layer %d)", type, p->index);
     int wn = AB_NO_NORM;
     if (!strcmp(norm, "relu") || !strcmp(norm, "avg_relu")) wn = AB_RELU_NORM;
     else if (!strcmp(norm, "softmax")) wn = AB_SOFTMAX_NORM;
-    else if (strcmp(norm, "none")) return pydn_ab_refuse("[shortcut] weights_normalization=%s", norm);
+    else if (strcmp(norm, "none")) return refuse("[shortcut] weights_normalization=%s", norm);
     int *layers, n;
     if (parse_list(p, o, "from", &layers, &n)) return -1;
     if (need_image(p, "shortcut")) return free(layers), -1;
@@ -234,7 +239,7 @@ static int parse_shortcut(pydn_ab_cursor *p, list *o, layer *l)
     for (int i = 0; i < n; ++i) {
         const layer *from = p->net->layers + layers[i];
         if (from->out_w != p->w || from->out_h != p->h)
-            return pydn_ab_refuse("[shortcut] layer %d: from=%d has another size", p->index, layers[i]);
+            return refuse("[shortcut] layer %d: from=%d has another size", p->index, layers[i]);
         l->input_sizes[i] = from->outputs;
     }
     l->index = layers[0];
@@ -258,7 +263,7 @@ static int parse_scaling(pydn_ab_cursor *p, list *o, layer *l, LAYER_TYPE type)
 {
     char *s = option_find(o, "from");
     int from;
-    if (!s) return pydn_ab_refuse("layer %d needs from=", p->index);
+    if (!s) return refuse("layer %d needs from=", p->index);
     if (layer_ref(p, s, &from)) return -1;
     ACTIVATION act;
     if (activation_of(o, "linear", &act)) return -1;
@@ -268,8 +273,8 @@ static int parse_scaling(pydn_ab_cursor *p, list *o, layer *l, LAYER_TYPE type)
             : option_find_int_quiet(o, "scale_wh", 0)
                   ? p->c != 1 && p->c != f->out_c
                   : p->w * p->h != 1 || p->c != f->out_c)
-        return pydn_ab_refuse("[%s] layer %d: its input does not fit layer %d", sam ? "sam" : "scale_channels",
-                      p->index, from);
+        return refuse("[%s] layer %d: its input does not fit layer %d",
+                      sam ? "sam" : "scale_channels", p->index, from);
     *l = (layer){0};
     l->type = type;
     l->batch = 1;
@@ -295,12 +300,13 @@ static int parse_yolo(pydn_ab_cursor *p, list *o, layer *l)
     int num = total;
     int *mask = parse_yolo_mask(option_find_str(o, "mask", 0), &num);
     for (int i = 0; mask && i < num; ++i)
-        if (mask[i] < 0 || mask[i] >= total) return free(mask), pydn_ab_refuse("[yolo] mask= beyond num=");
-    if (classes < 1 || num < 1 || p->w < 1 || p->h < 1) return free(mask), pydn_ab_refuse("[yolo] layer %d", p->index);
+        if (mask[i] < 0 || mask[i] >= total) return free(mask), refuse("[yolo] mask= beyond num=");
+    if (classes < 1 || num < 1 || p->w < 1 || p->h < 1)
+        return free(mask), refuse("[yolo] layer %d", p->index);
     *l = make_yolo_layer(1, p->w, p->h, num, total, mask, classes);
     if (l->outputs != p->inputs)
-        return pydn_ab_refuse("[yolo] layer %d: filters= of the layer before does not fit classes= and mask=",
-                      p->index);
+        return refuse("[yolo] layer %d: filters= of the layer before does not fit "
+                      "classes= and mask=", p->index);
     l->ab_scale_x_y = option_find_float_quiet(o, "scale_x_y", 1);
     l->ab_new_coords = option_find_int_quiet(o, "new_coords", 0);
     l->ab_beta_nms = option_find_float_quiet(o, "beta_nms", 0.6f);
@@ -337,19 +343,20 @@ int pydn_ab_parse_layer(pydn_ab_cursor *p, const char *t, list *o, layer *l)
         int stride = option_find_int(o, "stride", 2);
         if (need_image(p, "upsample")) return -1;
         if (!stride || (stride < 0 && (p->w % -stride || p->h % -stride)))
-            return pydn_ab_refuse("[upsample] stride=%d (layer %d)", stride, p->index);
+            return refuse("[upsample] stride=%d (layer %d)", stride, p->index);
         *l = make_upsample_layer(1, p->w, p->h, p->c, stride);
         l->scale = option_find_float_quiet(o, "scale", 1);
         return 0;
     }
     if (!strcmp(t, "[reorg3d]")) {
-        int stride = option_find_int(o, "stride", 1), reverse = option_find_int_quiet(o, "reverse", 0);
+        int stride = option_find_int(o, "stride", 1);
+        int reverse = option_find_int_quiet(o, "reverse", 0);
         if (need_image(p, "reorg3d")) return -1;
         if (stride < 1 || (reverse ? p->c % (stride * stride) : p->w % stride || p->h % stride))
-            return pydn_ab_refuse("[reorg3d] stride=%d does not fit layer %d's input", stride, p->index);
+            return refuse("[reorg3d] stride=%d does not fit layer %d's input", stride, p->index);
         *l = make_reorg_layer(1, p->w, p->h, p->c, stride, reverse, 0, 0);
         l->forward = pydn_ab_forward_reorg;
         return 0;
     }
-    return pydn_ab_refuse("%s (layer %d) is not supported", t, p->index);
+    return refuse("%s (layer %d) is not supported", t, p->index);
 }
