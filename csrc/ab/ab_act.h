@@ -8,6 +8,8 @@
 
 #include <math.h>
 
+#include "ab.h"
+
 /* 1 / (1 + expf(-x)): where expf(-x) overflows, IEEE arithmetic gives exactly 0; the
  * select says so explicitly, since the epilogues are compiled with -ffast-math, whose
  * vectorized expf does not promise inf for arguments past its range. */
@@ -43,16 +45,16 @@ static inline float pydn_ab_hard_mish_of(float x)
 static inline int pydn_ab_bias_act(float *x, int n, const float *bias, int step, int act)
 {
     switch (act) {
-    case 33: /* PYDN_AB_MISH */
+    case PYDN_AB_MISH:
         for (int i = 0; i < n; ++i) x[i] = pydn_ab_mish_of(x[i] + bias[i * step]);
         return 1;
-    case 32: /* PYDN_AB_SWISH */
+    case PYDN_AB_SWISH:
         for (int i = 0; i < n; ++i) x[i] = pydn_ab_swish_of(x[i] + bias[i * step]);
         return 1;
-    case 37: /* PYDN_AB_LOGISTIC */
+    case PYDN_AB_LOGISTIC:
         for (int i = 0; i < n; ++i) x[i] = pydn_ab_logistic(x[i] + bias[i * step]);
         return 1;
-    case 38: /* PYDN_AB_LEAKY */
+    case PYDN_AB_LEAKY:
         for (int i = 0; i < n; ++i) x[i] = pydn_ab_leaky_of(x[i] + bias[i * step]);
         return 1;
     default: return 0;
