@@ -8,8 +8,8 @@
  * as 8-bit arrays (pydn_detect_u8: the same letterbox computed from the bytes,
  * pydn_u8image.c).  Networks of AlexeyAB's fork take their own branch at three points
  * (csrc/ab/ab.h): stretched input unless its cfg letterboxes, buffers grown for a
- * batch, and its boxes and NMS (pydn_ab_boxes).  Built in both the DARKNET_FAST and the upstream build; only the
- * forward pass differs (pydn_forward).
+ * batch, and its boxes and NMS (pydn_ab_boxes).  Built in both the DARKNET_FAST and
+ * the upstream build; only the forward pass differs (pydn_forward).
  */
 #include <malloc.h>
 #include <stddef.h>
@@ -57,7 +57,8 @@ static void size_into(const images_in *in, int i, int stretch, int w, int h, flo
             pydn_letterbox_u8(in->bytes + i, in->order, w, h, out);
         return;
     }
-    image sized = stretch ? resize_image(in->floats[i], w, h) : letterbox_image(in->floats[i], w, h);
+    image sized = stretch ? resize_image(in->floats[i], w, h)
+                          : letterbox_image(in->floats[i], w, h);
     memcpy(out, sized.data, sizeof(float) * 3 * w * h);
     free_image(sized);
 }

@@ -5,6 +5,7 @@
  * csrc/fast/); the entry points are in pydn.h.
  *
  *   ab_parse.c    cfg -> network (the fork's parse_network_cfg_custom, batch 1)
+ *   ab_sections.c its layer sections
  *   ab_layers.c   the forwards whose semantics differ from upstream's, activations
  *   ab_weights.c  weights: load, count, fuse batch norm the fork's way
  *   ab_detect.c   boxes (the fork's yolo decode) and its NMS kinds
@@ -46,12 +47,16 @@
 #define PYDN_AB_SCALE_CHANNELS ((LAYER_TYPE)65)
 
 /* Activations: `activation` holds upstream's ACTIVATION value for the names both have
- * (LOGISTIC, RELU, LEAKY, ...), and these for the fork's own. */
+ * and compute alike (RELU, TANH, ...), and these for the fork's own. */
 #define PYDN_AB_SWISH ((ACTIVATION)32)
 #define PYDN_AB_MISH ((ACTIVATION)33)
 #define PYDN_AB_HARD_MISH ((ACTIVATION)34)
 #define PYDN_AB_RELU6 ((ACTIVATION)35)
 #define PYDN_AB_GELU ((ACTIVATION)36)
+/* The fork's logistic and leaky where their arithmetic differs from upstream's: float
+ * expf (upstream: double exp), and a conv's leaky in double (.1 * x) */
+#define PYDN_AB_LOGISTIC ((ACTIVATION)37)
+#define PYDN_AB_LEAKY ((ACTIVATION)38)
 
 enum { AB_DEFAULT_NMS, AB_GREEDY_NMS, AB_DIOU_NMS, AB_CORNERS_NMS };
 enum { AB_NO_NORM, AB_RELU_NORM, AB_SOFTMAX_NORM };
@@ -66,6 +71,17 @@ void pydn_ab_forget(const network *net);             /* at free */
 /* ab_parse.c: the network, or NULL with pydn_last_error() set (upstream's own errors
  * longjmp to the caller's guard). */
 network *pydn_ab_parse(const char *cfg);
+
+/* ab_sections.c: layer p->index from its section (type "[...]", options) into *l, or
+ * -1 with pydn_last_error() set ("alexeyab dialect: ...", as by pydn_ab_refuse). */
+typedef struct {
+    network *net; /* the layers before */
+    int index;    /* of the layer being built */
+    int h, w, c;  /* its input */
+    int inputs;
+} pydn_ab_cursor;
+int pydn_ab_parse_layer(pydn_ab_cursor *p, const char *type, list *options, layer *l);
+int pydn_ab_refuse(const char *fmt, ...) __attribute__((format(__printf__, 1, 2)));
 
 /* ab_layers.c */
 /* The fork's activation of a layer kind: `who` says which of its code paths runs. */

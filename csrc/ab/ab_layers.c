@@ -24,7 +24,7 @@ static float fork_activate(float x, ACTIVATION a)
 {
     switch ((int)a) {
     case LINEAR: return x;
-    case LOGISTIC: return pydn_ab_logistic(x);
+    case PYDN_AB_LOGISTIC: return pydn_ab_logistic(x);
     case LOGGY: return 2.f / (1.f + expf(-x)) - 1;
     case RELU: return x * (x > 0);
     case ELU: return (x >= 0) * x + (x < 0) * (expf(x) - 1);
@@ -32,7 +32,7 @@ static float fork_activate(float x, ACTIVATION a)
     case PYDN_AB_GELU: return (0.5 * x * (1 + tanhf(0.797885 * x + 0.035677 * powf(x, 3))));
     case RELIE: return (x > 0) ? x : .01f * x;
     case RAMP: return x * (x > 0) + .1f * x;
-    case LEAKY: return (x > 0) ? x : .1f * x;
+    case PYDN_AB_LEAKY: return (x > 0) ? x : .1f * x;
     case TANH: return pydn_ab_tanh(x);
     case PLSE:
         if (x < -4) return .01f * (x + 4);
@@ -64,8 +64,8 @@ void pydn_ab_activate(float *x, size_t n, ACTIVATION a, int who)
     } else if (a == PYDN_AB_HARD_MISH && who == AB_ACT_CONV) {
         for (size_t i = 0; i < n; ++i) x[i] = pydn_ab_hard_mish_of(x[i]);
     } else if (a == LINEAR) {
-    } else if (a == LEAKY && who != AB_ACT_PLAIN) { /* activate_array_cpu_custom: in double */
-        for (size_t i = 0; i < n; ++i) x[i] = (x[i] > 0) ? x[i] : .1 * x[i];
+    } else if (a == PYDN_AB_LEAKY && who != AB_ACT_PLAIN) { /* activate_array_cpu_custom */
+        for (size_t i = 0; i < n; ++i) x[i] = pydn_ab_leaky_of(x[i]);
     } else {
         for (size_t i = 0; i < n; ++i) x[i] = fork_activate(x[i], a);
     }

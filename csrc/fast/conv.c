@@ -56,8 +56,8 @@ int pydn_conv_supported(const layer *l)
 /* Bias + activation on rows x cols of c (row stride ldc), written to o (stride ldo),
  * which may be c itself.  In place, row by row: a loop that reads c and writes o would
  * need a run-time overlap check, which clang fails for o == c (it then ran scalar).
- * The common activations are inlined (the fork's mish and swish too: csrc/ab/ab_act.h);
- * others use upstream's activate_array, or the fork's for its own (csrc/ab). */
+ * The common activations are inlined, the fork's own too (pydn_ab_bias_act,
+ * csrc/ab/ab_act.h); others use upstream's activate_array or the fork's (csrc/ab). */
 PYDN_BODY void bias_act_body(const float *c, size_t ldc, float *o, size_t ldo, int rows,
                              int cols, const float *bias, ACTIVATION a)
 {
@@ -81,13 +81,8 @@ PYDN_BODY void bias_act_body(const float *c, size_t ldc, float *o, size_t ldo, i
         case LOGISTIC:
             for (int j = 0; j < cols; ++j) x[j] = logistic_activate(x[j] + b);
             break;
-        case PYDN_AB_MISH:
-            for (int j = 0; j < cols; ++j) x[j] = pydn_ab_mish_of(x[j] + b);
-            break;
-        case PYDN_AB_SWISH:
-            for (int j = 0; j < cols; ++j) x[j] = pydn_ab_swish_of(x[j] + b);
-            break;
         default:
+            if (pydn_ab_bias_act(x, cols, &b, 0, a)) break;
             for (int j = 0; j < cols; ++j) x[j] += b;
             pydn_ab_activate_any(x, cols, a);
         }

@@ -264,13 +264,8 @@ PYDN_BODY void bias_act_body(float *o, int n, int ld, int nk, const float *bias,
         case LOGISTIC:
             for (int f = 0; f < nk; ++f) o[f] = logistic_activate(o[f] + bias[f]);
             break;
-        case PYDN_AB_MISH: /* the fork's (csrc/ab/ab_act.h) */
-            for (int f = 0; f < nk; ++f) o[f] = pydn_ab_mish_of(o[f] + bias[f]);
-            break;
-        case PYDN_AB_SWISH:
-            for (int f = 0; f < nk; ++f) o[f] = pydn_ab_swish_of(o[f] + bias[f]);
-            break;
-        default:
+        default: /* the fork's own (csrc/ab/ab_act.h), or upstream's activate_array */
+            if (pydn_ab_bias_act(o, nk, bias, 1, act)) break;
             for (int f = 0; f < nk; ++f) o[f] += bias[f];
             pydn_ab_activate_any(o, nk, act);
         }
