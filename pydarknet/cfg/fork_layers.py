@@ -56,6 +56,7 @@ def _conv(ly: LayerRules) -> LayerShape:
     s.floats = 2 * ly.batch * s.outputs + 2 * nweights
     bn = 3 * n if ly.sec.int("batch_normalize", 0) else 0
     s.weights = n + bn + nweights
+    s.size, s.stride, s.groups = size, max(sx, sy), groups  # for cfg/budget.py
     return s
 
 
@@ -76,6 +77,7 @@ def _pool(kind: str) -> Callable[[LayerRules], LayerShape]:
             out_w = cdiv(ly.w + padding - size, sx) + 1
             out_h = cdiv(ly.h + padding - size, sy) + 1
             s = ly.out(kind, out_w, out_h, ly.c)
+            s.size, s.stride = size, max(sx, sy)  # for cfg/budget.py
         s.floats = 2 * ly.batch * s.outputs
         return s
 
