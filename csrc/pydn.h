@@ -35,10 +35,20 @@ void pydn_guard_leave(jmp_buf *previous);
 /* --- networks (pydn_network.c) ------------------------------------------------------ */
 int pydn_free_network(network *net);
 int pydn_parse_network(const char *cfg, network **out);    /* cfg only, batch 1 */
+/* Which cfg dialect a network is built and run in: pjreddie's Darknet (upstream's
+ * parser, as pydn_parse_network), or AlexeyAB's fork at 59596d78 (csrc/ab/: its layers
+ * and options, batch norm fused as its detector does, its box decoding and NMS).  A
+ * cfg the dialect cannot run fails with -1 and a message naming what (never exits).
+ * Fork networks run on the CPU only for now (gpu_index >= 0: -1). */
+#define PYDN_PJREDDIE 0
+#define PYDN_ALEXEYAB 1
+int pydn_parse_network_dialect(const char *cfg, int dialect, network **out);
+int pydn_network_dialect(network *net); /* PYDN_PJREDDIE or PYDN_ALEXEYAB */
 int pydn_load_weights(network *net, const char *weights);
+/* Both dialects: the fork's weights files add [shortcut] weights (weights_type=). */
 size_t pydn_weights_floats(network *net);  /* floats load_weights() reads */
 int pydn_output_classes(network *net);
-/* network_predict_image: copies min(n, net->outputs) scores into out. */
+/* network_predict_image: copies min(n, net->outputs) scores into out (pjreddie). */
 int pydn_classify(network *net, image im, float *out, int n);
 
 /* --- detection (pydn_detect.c) ------------------------------------------------------ */
@@ -65,7 +75,12 @@ typedef struct {
  * *forward_seconds: the time spent in the forward pass alone.
  * pydn_detect: one image in Darknet's layout (CHW RGB floats in [0, 1]), letterboxed by
  * upstream's letterbox_image.  pydn_detect_u8: 8-bit images, order as for
- * pydn_u8_to_planes. */
+ * pydn_u8_to_planes.
+ * Fork networks (PYDN_ALEXEYAB) follow the fork's detector test instead: each image
+ * stretched (resize_image) unless [net] letter_box=1, the fork's yolo decode
+ * (scale_x_y, new_coords, letterbox correction), then the NMS of the last layer's
+ * nms_kind (default: do_nms_sort; greedynms, diounms, cornersnms: diounms_sort with its
+ * beta_nms) at `nms`; nms_obj is ignored. */
 int pydn_detect(network *net, image im, float thresh, float hier_thresh, float nms,
                 int nms_obj, pydn_dets *out, double *forward_seconds);
 int pydn_detect_u8(network *net, const pydn_u8image *ims, int n, const int order[3],
@@ -81,6 +96,8 @@ int pydn_u8_to_planes(const pydn_u8image *im, const int order[3], float *out);
 /* letterbox_image(load_image_color(...), w, h) of upstream, computed from the bytes
  * into out (3 x h x w).  Unguarded: for use inside guarded entry points. */
 void pydn_letterbox_u8(const pydn_u8image *im, const int order[3], int w, int h, float *out);
+/* resize_image(load_image_color(...), w, h) likewise (the fork's stretch). */
+void pydn_resize_u8(const pydn_u8image *im, const int order[3], int w, int h, float *out);
 
 /* --- the CPU path (csrc/fast/, or pydn_cpu_upstream.c without DARKNET_FAST) --------- */
 /* The forward pass on input, output in the layers (upstream network_predict, or the

@@ -6,7 +6,9 @@
  *
  * The images come as Darknet float images (pydn_detect: upstream's letterbox_image) or
  * as 8-bit arrays (pydn_detect_u8: the same letterbox computed from the bytes,
- * pydn_u8image.c).  Built in both the DARKNET_FAST and the upstream build; only the
+ * pydn_u8image.c).  Networks of AlexeyAB's fork take their own branch at three points
+ * (csrc/ab/ab.h): stretched input unless its cfg letterboxes, buffers grown for a
+ * batch, and its boxes and NMS (pydn_ab_boxes).  Built in both the DARKNET_FAST and the upstream build; only the
  * forward pass differs (pydn_forward).
  */
 #include <malloc.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ab/ab.h"
 #include "pydn.h"
 #include "pydn_device.h"
 
@@ -43,13 +46,18 @@ static int height_of(const images_in *in, int i)
     return in->bytes ? in->bytes[i].h : in->floats[i].h;
 }
 
-static void letterbox_into(const images_in *in, int i, int w, int h, float *out)
+/* Image i sized into the network's input: letterboxed, or for a fork network without
+ * [net] letter_box=1 stretched (its detector's resize_image). */
+static void size_into(const images_in *in, int i, int stretch, int w, int h, float *out)
 {
     if (in->bytes) {
-        pydn_letterbox_u8(in->bytes + i, in->order, w, h, out);
+        if (stretch)
+            pydn_resize_u8(in->bytes + i, in->order, w, h, out);
+        else
+            pydn_letterbox_u8(in->bytes + i, in->order, w, h, out);
         return;
     }
-    image sized = letterbox_image(in->floats[i], w, h);
+    image sized = stretch ? resize_image(in->floats[i], w, h) : letterbox_image(in->floats[i], w, h);
     memcpy(out, sized.data, sizeof(float) * 3 * w * h);
     free_image(sized);
 }
@@ -78,7 +86,10 @@ static int buffers_fit(network *net, int batch)
 static void set_batch(network *net, int batch)
 {
     pydn_batch_network(net, batch);
-    if (batch > 1 && !buffers_fit(net, batch)) resize_network(net, net->w, net->h);
+    if (pydn_network_dialect(net))
+        pydn_ab_fit_batch(net, batch); /* resize_network does not know the fork's layers */
+    else if (batch > 1 && !buffers_fit(net, batch))
+        resize_network(net, net->w, net->h);
 }
 
 /* Point the detection layers at image b of the batch (get_network_boxes() reads
@@ -118,9 +129,11 @@ static int run_pipeline(network *net, const images_in *in, float thresh, float h
 {
     PYDN_GUARD_BEGIN
     int n = in->n, inputs = net->w * net->h * 3;
+    const pydn_ab_net *ab = pydn_ab_find(net);
     set_batch(net, n);
     for (int i = 0; i < n; ++i)
-        letterbox_into(in, i, net->w, net->h, net->input + (size_t)i * inputs);
+        size_into(in, i, ab && !ab->letter_box, net->w, net->h,
+                  net->input + (size_t)i * inputs);
     double t0 = pydn_seconds();
     pydn_forward(net, net->input); /* network_predict, or the DARKNET_FAST loop */
     *forward_seconds = pydn_seconds() - t0;
@@ -130,14 +143,14 @@ static int run_pipeline(network *net, const images_in *in, float thresh, float h
      * and average them (avg_flipped_yolo). */
     pydn_batch_network(net, 1);
     for (int i = 0; i < n; ++i) {
-        int nboxes = 0;
+        int nboxes = 0, w = width_of(in, i), h = height_of(in, i);
         shift_outputs(net, i);
         *shifted = i;
-        detection *dets = get_network_boxes(net, width_of(in, i), height_of(in, i), thresh,
-                                            hier_thresh, 0, 1, &nboxes);
+        detection *dets = ab ? pydn_ab_boxes(net, w, h, thresh, nms, &nboxes)
+                               : get_network_boxes(net, w, h, thresh, hier_thresh, 0, 1, &nboxes);
         shift_outputs(net, -i);
         *shifted = 0;
-        if (nms > 0) {
+        if (nms > 0 && !ab) {
             if (nms_obj)
                 do_nms_obj(dets, nboxes, l.classes, nms);
             else

@@ -9,6 +9,7 @@
 #include <malloc.h>
 #endif
 
+#include "ab/ab.h"
 #include "pydn.h"
 #include "pydn_device.h"
 
@@ -62,6 +63,7 @@ int pydn_free_network(network *net)
     free(net->cost);
     for (int i = 0; i < net->n; ++i)
         if (net->layers[i].type == YOLO) free(net->layers[i].mask);
+    pydn_ab_forget(net);
     free_network(net);
 #ifdef __GLIBC__
     /* glibc keeps freed heap pages (its mmap threshold grows after the first large
@@ -79,6 +81,10 @@ int pydn_output_classes(network *net)
 
 int pydn_classify(network *net, image im, float *out, int n)
 {
+    if (pydn_network_dialect(net)) {
+        pydn_set_error("classification is not available for alexeyab networks");
+        return -1;
+    }
     PYDN_GUARD_BEGIN
     /* src/network.c network_predict_image(): letterbox, batch 1, predict */
     float *p = network_predict_image(net, im);
@@ -89,18 +95,49 @@ int pydn_classify(network *net, image im, float *out, int n)
 
 int pydn_parse_network(const char *cfg, network **out)
 {
+    return pydn_parse_network_dialect(cfg, PYDN_PJREDDIE, out);
+}
+
+/* *out: the network, or NULL where the fork's parser refused the cfg (its message in
+ * pydn_last_error); upstream's errors end in the guard. */
+static int parse_dialect(const char *cfg, int dialect, network **out)
+{
     PYDN_GUARD_BEGIN
-    network *net = parse_network_cfg((char *)cfg);
-    repair_network(net);
-    pydn_batch_network(net, 1);  /* set_batch_network, CPU-safe */
+    network *net;
+    if (dialect == PYDN_ALEXEYAB) {
+        net = pydn_ab_parse(cfg);
+    } else {
+        net = parse_network_cfg((char *)cfg);
+        repair_network(net);
+        pydn_batch_network(net, 1); /* set_batch_network, CPU-safe */
+    }
     *out = net;
     PYDN_GUARD_END
+}
+
+int pydn_parse_network_dialect(const char *cfg, int dialect, network **out)
+{
+    *out = NULL;
+    if (dialect != PYDN_PJREDDIE && dialect != PYDN_ALEXEYAB) {
+        pydn_set_error("unknown dialect %d", dialect);
+        return -1;
+    }
+    if (parse_dialect(cfg, dialect, out)) return -1;
+    return *out ? 0 : -1;
+}
+
+int pydn_network_dialect(network *net)
+{
+    return pydn_ab_find(net) ? PYDN_ALEXEYAB : PYDN_PJREDDIE;
 }
 
 int pydn_load_weights(network *net, const char *weights)
 {
     PYDN_GUARD_BEGIN
-    load_weights(net, (char *)weights);
+    if (pydn_network_dialect(net))
+        pydn_ab_load_weights(net, weights);
+    else
+        load_weights(net, (char *)weights);
     pydn_fast_prepare(net); /* fold batch norm now (DARKNET_FAST; no-op otherwise) */
     PYDN_GUARD_END
 }
@@ -124,6 +161,7 @@ static size_t connected_floats(layer l)
 /* Mirrors src/parser.c load_weights_upto(): how many floats follow the header. */
 size_t pydn_weights_floats(network *net)
 {
+    if (pydn_network_dialect(net)) return pydn_ab_weights_floats(net);
     size_t total = 0;
     for (int i = 0; i < net->n; ++i) {
         layer l = net->layers[i];

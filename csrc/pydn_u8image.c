@@ -1,8 +1,8 @@
 /*
  * pydn_u8image.c - Darknet's float input straight from 8-bit pixels (declared in
- * pydn.h): load_image_color()'s planes, and letterbox_image() of them, computed from
- * the bytes with upstream's float arithmetic (bit-identical), without intermediate
- * images.  Threaded on the DARKNET_FAST pool in that build.
+ * pydn.h): load_image_color()'s planes, and letterbox_image() or resize_image() of
+ * them, computed from the bytes with upstream's float arithmetic (bit-identical),
+ * without intermediate images.  Threaded on the DARKNET_FAST pool in that build.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -107,23 +107,13 @@ static void letterbox_task(void *ctx, int t)
     }
 }
 
-/* Upstream letterbox_image(im, w, h) = resize_image() to fit, then embed_image() into a
- * w x h canvas filled with .5, with the same float arithmetic in the same order (so the
- * result is the same), but reading the bytes directly and writing into `out`: no
- * float copy of the source image, no intermediate images, no allocation but two
- * per-column tables. */
-void pydn_letterbox_u8(const pydn_u8image *im, const int order[3], int w, int h, float *out)
+/* Upstream resize_image(im, new_w, new_h) embedded at (x0, y0) into a w x h canvas
+ * filled with .5, with the same float arithmetic in the same order (so the result is
+ * the same), but reading the bytes directly and writing into `out`: no float copy of
+ * the source image, no intermediate images, no allocation but two per-column tables. */
+static void resize_into(const pydn_u8image *im, const int order[3], int w, int h, int new_w,
+                        int new_h, float *out)
 {
-    int new_w = im->w, new_h = im->h;
-    if (((float)w / im->w) < ((float)h / im->h)) {
-        new_w = w;
-        new_h = (im->h * w) / im->w;
-    } else {
-        new_h = h;
-        new_w = (im->w * h) / im->h;
-    }
-    if (new_w < 1) new_w = 1;
-    if (new_h < 1) new_h = 1;
     float w_scale = (float)(im->w - 1) / (new_w - 1);
     int *ix = malloc(sizeof(int) * new_w);
     float *dx = malloc(sizeof(float) * new_w);
@@ -142,4 +132,27 @@ void pydn_letterbox_u8(const pydn_u8image *im, const int order[3], int w, int h,
 #endif
     free(ix);
     free(dx);
+}
+
+/* Upstream letterbox_image(im, w, h) = resize_image() to fit, then embed_image() into a
+ * w x h canvas filled with .5. */
+void pydn_letterbox_u8(const pydn_u8image *im, const int order[3], int w, int h, float *out)
+{
+    int new_w = im->w, new_h = im->h;
+    if (((float)w / im->w) < ((float)h / im->h)) {
+        new_w = w;
+        new_h = (im->h * w) / im->w;
+    } else {
+        new_h = h;
+        new_w = (im->w * h) / im->h;
+    }
+    if (new_w < 1) new_w = 1;
+    if (new_h < 1) new_h = 1;
+    resize_into(im, order, w, h, new_w, new_h, out);
+}
+
+/* resize_image(im, w, h): the whole canvas. */
+void pydn_resize_u8(const pydn_u8image *im, const int order[3], int w, int h, float *out)
+{
+    resize_into(im, order, w, h, w, h, out);
 }

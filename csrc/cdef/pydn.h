@@ -15,6 +15,8 @@ typedef struct {
 
 int pydn_free_network(network *net);
 int pydn_parse_network(const char *cfg, network **out);
+int pydn_parse_network_dialect(const char *cfg, int dialect, network **out);
+int pydn_network_dialect(network *net);
 int pydn_load_weights(network *net, const char *weights);
 size_t pydn_weights_floats(network *net);
 int pydn_output_classes(network *net);

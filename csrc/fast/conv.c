@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ab/ab.h"
+#include "ab/ab_act.h"
 #include "activations.h"
 #include "fast.h"
 
@@ -53,7 +55,8 @@ int pydn_conv_supported(const layer *l)
 /* Bias + activation on rows x cols of c (row stride ldc), written to o (stride ldo),
  * which may be c itself.  In place, row by row: a loop that reads c and writes o would
  * need a run-time overlap check, which clang fails for o == c (it then ran scalar).
- * The common activations are inlined; others use upstream's activate_array. */
+ * The common activations are inlined (the fork's mish and swish too: csrc/ab/ab_act.h);
+ * others use upstream's activate_array, or the fork's for its own (csrc/ab). */
 PYDN_BODY void bias_act_body(const float *c, size_t ldc, float *o, size_t ldo, int rows,
                              int cols, const float *bias, ACTIVATION a)
 {
@@ -61,7 +64,7 @@ PYDN_BODY void bias_act_body(const float *c, size_t ldc, float *o, size_t ldo, i
         float *restrict x = o + r * ldo;
         float b = bias[r];
         if (c + r * ldc != x) memcpy(x, c + r * ldc, sizeof(float) * cols);
-        switch (a) {
+        switch ((int)a) {
         case LEAKY:
             for (int j = 0; j < cols; ++j) {
                 float v = x[j] + b;
@@ -77,9 +80,15 @@ PYDN_BODY void bias_act_body(const float *c, size_t ldc, float *o, size_t ldo, i
         case LOGISTIC:
             for (int j = 0; j < cols; ++j) x[j] = logistic_activate(x[j] + b);
             break;
+        case PYDN_AB_MISH:
+            for (int j = 0; j < cols; ++j) x[j] = pydn_ab_mish_of(x[j] + b);
+            break;
+        case PYDN_AB_SWISH:
+            for (int j = 0; j < cols; ++j) x[j] = pydn_ab_swish_of(x[j] + b);
+            break;
         default:
             for (int j = 0; j < cols; ++j) x[j] += b;
-            if (a != LINEAR) activate_array(x, cols, a);
+            pydn_ab_activate_any(x, cols, a);
         }
     }
 }
@@ -336,10 +345,12 @@ int pydn_conv_pool_fusable(const network *net, int i)
         p->pad / 2 != 0 || c->out_h % 2 || c->out_w % 2 || p->out_h * 2 != c->out_h ||
         p->out_w * 2 != c->out_w || c->out_h * c->out_w < TILE_MIN_N)
         return 0;
-    for (int j = 0; j < net->n; ++j) {
+    for (int j = 0; j < net->n; ++j) { /* nothing else may read the conv's output */
         const layer *l = net->layers + j;
-        if (l->type == SHORTCUT && l->index == i) return 0;
-        if (l->type == ROUTE)
+        if ((l->type == SHORTCUT || l->type == PYDN_AB_SAM || l->type == PYDN_AB_SCALE_CHANNELS) &&
+            l->index == i)
+            return 0;
+        if ((l->type == ROUTE || l->type == SHORTCUT) && l->input_layers)
             for (int k = 0; k < l->n; ++k)
                 if (l->input_layers[k] == i) return 0;
     }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ab/ab.h"
 #include "fast.h"
 #include "pydn.h"
 #include "convolutional_layer.h"
@@ -34,11 +35,14 @@ static void conv_prepare(layer *l)
 
 /* --- the network ---------------------------------------------------------------------- */
 
-/* The one table of what the fast path replaces: per layer kind, upstream's forward,
- * ours, when ours applies (NULL: always) and load-time preparation (NULL: none).  A
- * conv + 2x2 maxpool pair may then be fused (pydn_forward_conv_pool/_pooled). */
+/* The one table of what the fast path replaces: per layer kind (and dialect: -1 both,
+ * else PYDN_PJREDDIE or PYDN_ALEXEYAB), the forward it replaces, ours, when ours
+ * applies (NULL: always) and load-time preparation (NULL: none).  A layer whose forward
+ * is another one (the fork's own layers, csrc/ab) is left alone.  A conv + 2x2 maxpool
+ * pair may then be fused (pydn_forward_conv_pool/_pooled). */
 typedef struct {
     LAYER_TYPE type;
+    int dialect;
     void (*upstream)(layer, network);
     void (*ours)(layer, network);
     int (*applies)(const layer *);
@@ -46,20 +50,26 @@ typedef struct {
 } fast_op;
 
 static const fast_op OPS[] = {
-    {CONVOLUTIONAL, forward_convolutional_layer, pydn_forward_conv, pydn_conv_supported,
-     conv_prepare},
-    {MAXPOOL, forward_maxpool_layer, pydn_forward_maxpool, NULL, NULL},
-    {UPSAMPLE, forward_upsample_layer, pydn_forward_upsample, upsample_forward_only, NULL},
-    {YOLO, forward_yolo_layer, pydn_forward_yolo, NULL, NULL},
-    {ROUTE, forward_route_layer, pydn_forward_route, NULL, NULL},
-    {SHORTCUT, forward_shortcut_layer, pydn_forward_shortcut, shortcut_same_shape, NULL},
+    {CONVOLUTIONAL, PYDN_PJREDDIE, forward_convolutional_layer, pydn_forward_conv,
+     pydn_conv_supported, conv_prepare},
+    {CONVOLUTIONAL, PYDN_ALEXEYAB, pydn_ab_forward_conv, pydn_forward_conv, pydn_conv_supported,
+     conv_prepare}, /* batch norm folded the fork's way at load: conv_prepare's is a no-op */
+    {MAXPOOL, -1, forward_maxpool_layer, pydn_forward_maxpool, NULL, NULL},
+    {UPSAMPLE, -1, forward_upsample_layer, pydn_forward_upsample, upsample_forward_only, NULL},
+    {YOLO, -1, forward_yolo_layer, pydn_forward_yolo, NULL, NULL},
+    {ROUTE, -1, forward_route_layer, pydn_forward_route, NULL, NULL},
+    {SHORTCUT, -1, forward_shortcut_layer, pydn_forward_shortcut, shortcut_same_shape, NULL},
 };
 #define N_OPS (int)(sizeof OPS / sizeof OPS[0])
 
-static const fast_op *op_of(const layer *l)
+static const fast_op *op_of(const layer *l, int dialect)
 {
+    void (*f)(layer, network) = l->forward;
     for (int k = 0; k < N_OPS; ++k)
-        if (OPS[k].type == l->type) return OPS + k;
+        if (OPS[k].type == l->type && (OPS[k].dialect < 0 || OPS[k].dialect == dialect) &&
+            (f == OPS[k].upstream || f == OPS[k].ours || f == pydn_forward_conv_pool ||
+             f == pydn_forward_pooled))
+            return OPS + k;
     return NULL;
 }
 
@@ -68,9 +78,10 @@ static const fast_op *op_of(const layer *l)
  * while the weights stay the same). */
 void pydn_fast_prepare(network *net)
 {
+    int dialect = pydn_network_dialect(net);
     for (int i = 0; i < net->n; ++i) {
         layer *l = net->layers + i;
-        const fast_op *op = op_of(l);
+        const fast_op *op = op_of(l, dialect);
         if (!op) continue;
         if (op->prepare) op->prepare(l);
         if (!op->applies || op->applies(l)) l->forward = op->ours;
@@ -87,8 +98,9 @@ void pydn_fast_prepare(network *net)
  * compare the two on one network. */
 void pydn_fast_restore(network *net)
 {
+    int dialect = pydn_network_dialect(net);
     for (int i = 0; i < net->n; ++i) {
-        const fast_op *op = op_of(net->layers + i);
+        const fast_op *op = op_of(net->layers + i, dialect);
         if (op) net->layers[i].forward = op->upstream;
     }
 }
@@ -137,11 +149,12 @@ int pydn_layer_seconds(double *out, int cap)
 }
 
 /* Can images run on separate threads (each thread the whole network on its share of
- * the batch)?  Only when every layer is one of ours. */
+ * the batch)?  Only when every layer is one of ours (or the fork's that qualify). */
 static int images_independent(const network *net)
 {
     for (int i = 0; i < net->n; ++i)
-        if (!is_ours(net->layers[i].forward)) return 0;
+        if (!is_ours(net->layers[i].forward) && !pydn_ab_independent(net->layers[i].forward))
+            return 0;
     return 1;
 }
 

@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ab/ab.h"
+#include "ab/ab_act.h"
 #include "activations.h"
 #include "fast.h"
 #include "winograd.h"
@@ -268,7 +270,7 @@ static void input_task(void *ctx, int task)
 /* o[i][f] += bias[f], then the activation: n rows (ld apart) of nk filters. */
 PYDN_BODY void bias_act_body(float *o, int n, int ld, int nk, const float *bias, ACTIVATION act)
 {
-    for (int i = 0; i < n; ++i, o += ld) switch (act) {
+    for (int i = 0; i < n; ++i, o += ld) switch ((int)act) {
         case LEAKY:
             for (int f = 0; f < nk; ++f) {
                 float v = o[f] + bias[f];
@@ -281,9 +283,15 @@ PYDN_BODY void bias_act_body(float *o, int n, int ld, int nk, const float *bias,
         case LOGISTIC:
             for (int f = 0; f < nk; ++f) o[f] = logistic_activate(o[f] + bias[f]);
             break;
+        case PYDN_AB_MISH: /* the fork's (csrc/ab/ab_act.h) */
+            for (int f = 0; f < nk; ++f) o[f] = pydn_ab_mish_of(o[f] + bias[f]);
+            break;
+        case PYDN_AB_SWISH:
+            for (int f = 0; f < nk; ++f) o[f] = pydn_ab_swish_of(o[f] + bias[f]);
+            break;
         default:
             for (int f = 0; f < nk; ++f) o[f] += bias[f];
-            if (act != LINEAR) activate_array(o, nk, act);
+            pydn_ab_activate_any(o, nk, act);
         }
 }
 PYDN_SIMD_FMA(bias_act, (float *o, int n, int ld, int nk, const float *bias, ACTIVATION act),
