@@ -88,7 +88,8 @@ CONV = "[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=mish\n"
         ("[sam]\nfrom=-1\n", [(32, 32, 8)]),
         ("[avgpool]\n[scale_channels]\nfrom=0\n", [(1, 1, 8), (32, 32, 8)]),
         ("[empty]\n[silence]\n", [(32, 32, 8), (32, 32, 8)]),
-        ("[convolutional]\nfilters=4\nsize=3\nstride_x=2\nstride_y=4\npad=1\n", [(16, 8, 4)]),
+        ("[convolutional]\nfilters=4\nsize=3\nstride_x=2\nstride_y=2\npad=1\n", [(16, 16, 4)]),
+        ("[convolutional]\nfilters=4\nsize=1\nstride=2\ndilation=2\n", [(16, 16, 4)]),
     ],
 )  # fmt: skip
 def test_the_forks_layer_shapes(extra: str, shapes: list[tuple[int, int, int]]) -> None:
@@ -116,6 +117,9 @@ def test_shortcut_weights_are_counted(weights: str, count: int) -> None:
         (NET + CONV + "[contrastive]\n", None, "recurrent or training-only"),
         (NET + CONV + "antialiasing=1\n", "antialiasing", "anti-aliasing"),
         (NET + CONV + "xnor=1\n", "xnor", "XNOR"),
+        (NET + CONV + "dilation=2\n", "dilation", "dilated"),
+        (NET + CONV + "stride_y=2\n", "stride_y", "unequal strides (1 across, 2 down)"),
+        (NET + CONV.replace("mish", "normalize_channels"), "activation", "does not implement"),
         (NET + CONV.replace("mish", "Mish"), "activation", "knows no activation 'Mish'"),
         (NET + CONV + "[route]\nlayers=0\ngroups=2\ngroup_id=2\n", "group_id", "at most 1"),
         (NET + CONV + "[route]\nlayers=0\ngroups=3\n", "groups", "must divide"),

@@ -64,6 +64,9 @@ def check_fork_options(name: str, sections: list[Section]) -> None:
             if value not in fork.ACTIVATIONS:
                 what = unknown_activation(value, fork.ACTIVATIONS, FORK_NAME)
                 raise _fail(name, sec, index, "activation", what)
+            if value in fork.UNSUPPORTED_ACTIVATIONS:
+                what = f"pydarknet does not implement the fork's {value} activation"
+                raise _fail(name, sec, index, "activation", what)
         for key, rule in fork.UNSUPPORTED.get(kind, {}).items():
             effect = rule(sec) if first_set(sec, key) else None
             if effect is not None:
