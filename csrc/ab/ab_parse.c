@@ -458,7 +458,7 @@ static network *build(list *sections, pydn_ab_net *info)
         return NULL;
     }
     network *net = make_network(sections->size - 1);
-    net->gpu_index = gpu_index;
+    net->gpu_index = -1; /* the CPU (see pydn_ab_parse) */
     parse_state p = {net, 0, 0, 0, 0, 0};
     size_t workspace = 0;
     if (parse_net(net, s->options, info)) goto fail;
@@ -498,10 +498,12 @@ fail:
 
 network *pydn_ab_parse(const char *cfg)
 {
+#ifdef GPU
     if (gpu_index >= 0) {
         refuse("fork networks run on the CPU only in this version (device=\"cpu\")");
         return NULL;
     }
+#endif
     list *sections = read_cfg((char *)cfg);
     pydn_ab_net info = {0};
     network *net = build(sections, &info);

@@ -22,6 +22,7 @@ typedef struct layer {
     int nweights;
     int nbiases;
     int batch_normalize;
+    float *output;
     ...;
 } layer;
 
@@ -29,6 +30,7 @@ typedef struct network {
     int n;
     int batch;
     layer *layers;
+    float *input;
     float *output;
     int inputs;
     int outputs;
