@@ -205,13 +205,13 @@ activation=swish
 size=2
 stride_x=2
 stride_y=1
-[avgpool]
 [convolutional]
-filters=16
+filters=1
 size=1
 activation=logistic
 [scale_channels]
-from=-3
+from=-2
+scale_wh=1
 {conv16}activation=gelu
 [sam]
 from=-2
@@ -224,7 +224,6 @@ group_id=1
 [maxpool]
 maxpool_depth=1
 out_channels=24
-[empty]
 [convolutional]
 filters=21
 size=1

@@ -40,8 +40,8 @@ KINDS["[reorg]"] = "reorg_old"
 
 # the layer kinds pydarknet builds in this dialect
 RUNS = frozenset(
-    ["convolutional", "maxpool", "avgpool", "route", "shortcut", "upsample", "yolo",
-     "reorg3d", "sam", "scale_channels", "activation", "dropout", "batchnorm", "empty"]
+    ["convolutional", "maxpool", "route", "shortcut", "upsample", "yolo", "reorg3d", "sam",
+     "scale_channels"]
 )  # fmt: skip
 
 
@@ -174,6 +174,7 @@ UNSUPPORTED: dict[str, dict[str, Rule]] = {
         "stretch": _set("stretch", "deformable convolutions (stretch=)"),
         "stretch_sway": _set("stretch_sway", "deformable convolutions (stretch_sway=)"),
         "cbn": _set("cbn", "cross-iteration batch normalization (cbn=)"),
+        "flipped": _set("flipped", "flipped kernels (flipped=)"),
         "dilation": _dilated,
         "stride_x": _uneven,
         "stride_y": _uneven,
