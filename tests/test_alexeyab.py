@@ -300,7 +300,7 @@ def test_a_fork_detector_keeps_its_dialect(
 def test_the_command_line_takes_a_dialect(
     fork: Path, data_dir: Path, tmp_path: Path, coco_names: str
 ) -> None:
-    cfg, weights = seeded(tmp_path, "yolov4-tiny", 160)
+    cfg, weights = seeded(tmp_path, "yolov4-tiny", 224)
     dog = str(data_dir / "dog.jpg")
     base = [sys.executable, "-m", "pydarknet.cli", "detect", dog, "--cfg", str(cfg),
             "--weights", str(weights), "--data", coco_names, "--thresh", str(THRESH),
