@@ -96,14 +96,29 @@ def pairs(boxes: np.ndarray, probs: np.ndarray, thresh: float) -> list[Det]:
             for i, j in zip(rows, cols, strict=True)]  # fmt: skip
 
 
+def by_class(dets: Sequence[Det]) -> dict[object, list[Det]]:
+    grouped: dict[object, list[Det]] = {}
+    for det in dets:
+        grouped.setdefault(det[0], []).append(det)
+    return grouped
+
+
 def clear_matches(a: Sequence[Det], b: Sequence[Det]) -> tuple[int, float]:
     """How many of ``a``'s clear detections have a twin in ``b``, and the worst |dp|."""
-    count, worst = 0, 0.0
+    count, worst, theirs_by_class = 0, 0.0, by_class(b)
     for cls, prob, box in a:
         if prob > THRESH + NEAR:
-            dps = [abs(p - prob) for c, p, bx in b if c == cls and iou(box, bx) >= MIN_IOU]
+            dps = [abs(p - prob) for _c, p, bx in theirs_by_class.get(cls, ())
+                   if iou(box, bx) >= MIN_IOU]  # fmt: skip
             count, worst = count + 1, max([worst, min(dps, default=1.0)])
     return count, worst
+
+
+def disagree(a: Sequence[Det], b: Sequence[Det]) -> list[str]:
+    """:func:`helpers.compare.mismatches`, class by class (the same, many times faster)."""
+    grouped_a, grouped_b = by_class(a), by_class(b)
+    return [m for k in grouped_a.keys() | grouped_b.keys()
+            for m in mismatches(grouped_a.get(k, []), grouped_b.get(k, []), THRESH)]  # fmt: skip
 
 
 def last_nms(cfg: Path) -> tuple[str, float]:
@@ -124,17 +139,19 @@ def compare(name: str, cfg: Path, weights: Path, net: pydarknet.Network, image: 
     fork_post, our_post = theirs(cfg, weights, image, t), ours(net, image, t)
     a, b = pairs(fork_post[0], fork_post[1], t), pairs(our_post[0], our_post[1], t)
     flips: list[Det] = []
-    if mismatches(a, b, THRESH):
+    if disagree(a, b):
         fork_pre, our_pre = theirs(cfg, weights, image, t, 0), ours(net, image, t, 0)
         before = pairs(fork_pre[0], fork_pre[1], t), pairs(our_pre[0], our_pre[1], t)
-        assert mismatches(*before, THRESH) == [], (name, image, "before NMS")
+        assert disagree(*before) == [], (name, image, "before NMS")
         kind, beta = last_nms(cfg)
         for pre, post, side in ((fork_pre, a, "fork"), (our_pre, b, "ours")):
             suppressed = fork_nms(*pre, NMS, kind, beta)
             assert set(pairs(pre[0], suppressed, t)) == set(post), (name, image, side, kind)
-        flips = [d for d in a if clear_matches([d], b)[1] > MAX_DP]
-        flips += [d for d in b if clear_matches([d], a)[1] > MAX_DP]
-        a, b = [d for d in a if d not in flips], [d for d in b if d not in flips]
+        grouped_a, grouped_b = by_class(a), by_class(b)
+        flips = [d for d in a if clear_matches([d], grouped_b.get(d[0], []))[1] > MAX_DP]
+        flips += [d for d in b if clear_matches([d], grouped_a.get(d[0], []))[1] > MAX_DP]
+        flipped = set(flips)
+        a, b = [d for d in a if d not in flipped], [d for d in b if d not in flipped]
     (n1, w1), (n2, w2) = clear_matches(a, b), clear_matches(b, a)
     return n1, n2, max(w1, w2), len(flips)
 
