@@ -137,6 +137,9 @@ def compare(name: str, cfg: Path, weights: Path, net: pydarknet.Network, image: 
     boxes); the boxes kept by one side only are then counted as flips."""
     t = THRESH - NEAR
     fork_post, our_post = theirs(cfg, weights, image, t), ours(net, image, t)
+    if len(fork_post[1]) and fork_post[1].shape[1] == 0:  # its detections print no probs
+        pytest.xfail(f"{name}: the fork's forward pass gives NaN here (its -Ofast build: "
+                     "logistic/swish of inputs below -88); nothing to compare")  # fmt: skip
     a, b = pairs(fork_post[0], fork_post[1], t), pairs(our_post[0], our_post[1], t)
     flips: list[Det] = []
     if disagree(a, b):
