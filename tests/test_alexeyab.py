@@ -14,6 +14,7 @@ detections matched, worst |dp|, NMS flips.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pickle
@@ -331,3 +332,30 @@ def test_the_command_line_takes_a_dialect(
     with pydarknet.Detector(cfg=cfg, weights=weights, names=coco_names, thresh=THRESH) as det:
         expected = [d.to_dict() for d in det.detect(dog, darknet_order=True)]
     assert json.loads(ran.stdout)["detections"] == expected != []
+
+
+def test_the_service_takes_a_dialect(
+    fork: Path, data_dir: Path, tmp_path: Path, coco_names: str
+) -> None:
+    """pydarknet serve --dialect: ServeConfig.dialect reaches the service's Detector."""
+    from pydarknet.serve.app import ServeConfig, Service
+
+    cfg, weights = seeded(tmp_path, "yolov4-tiny", 224)
+    files = {"cfg": str(cfg), "weights": str(weights), "names": coco_names}
+
+    async def load(dialect: str) -> tuple[str | None, str | None, list[object]]:
+        service = Service(ServeConfig(**files, dialect=dialect, device="cpu"))
+        await service.load()
+        try:
+            det = service.detector
+            if det is None:
+                return service.error, None, []
+            return None, det.dialect, det.detect(lossless(data_dir / "dog.jpg", cfg))
+        finally:
+            await service.close()
+
+    error, _, _ = asyncio.run(load("pjreddie"))
+    assert error is not None and "CfgError" in error and "AlexeyAB/hank-ai" in error
+    _, dialect, found = asyncio.run(load("auto"))
+    with pydarknet.Detector(**files, thresh=0.5) as det:  # the service's default thresh
+        assert (dialect, found) == ("alexeyab", det.detect(lossless(data_dir / "dog.jpg", cfg)))
