@@ -2,8 +2,10 @@
 through its own libdarknet.so (tests/helpers/alexeyab.py): for each cfg of the YOLOv4 and
 YOLOv7 families, seeded weights written by the fork's save_weights(), the darknet/data
 images, every detection at least NEAR clear of the threshold matched both ways (same
-class, |dp| <= 0.02, IoU >= 0.97); where NMS keeps different boxes of a cluster on
-the two sides, both must suppress exactly as the fork's box.c (see :func:`compare`).
+class, |dp| <= 0.02, IoU >= 0.97, or for boxes a pixel or two wide, where IoU is
+ill-conditioned, every coordinate within half a pixel); where NMS keeps different boxes
+of a cluster on the two sides, both must suppress exactly as the fork's box.c
+(see :func:`compare`).
 
 The fork's CPU build is slow (no AVX, 2 cores), so the big cfgs run at a reduced input
 size (SIZES; a layer computes the same thing at any size) and on fewer images: the whole
@@ -104,22 +106,32 @@ def by_class(dets: Sequence[Det]) -> dict[object, list[Det]]:
     return grouped
 
 
-def clear_matches(a: Sequence[Det], b: Sequence[Det]) -> tuple[int, float]:
+def twin_dps(det: Det, others: Sequence[Det], size: tuple[int, int]) -> list[float]:
+    """|dp| of each detection of ``others`` of det's class whose box is det's: IoU >=
+    MIN_IOU, or (for boxes a pixel or two wide, where IoU is ill-conditioned) every
+    coordinate within half a pixel of the ``size`` (w, h) image."""
+    cls, prob, box = det
+    scale = np.array([size[0], size[1], size[0], size[1]])
+    return [abs(p - prob) for c, p, b in others if c == cls and (
+        iou(box, b) >= MIN_IOU or bool(np.all(np.abs(np.subtract(box, b)) * scale <= 0.5))
+    )]  # fmt: skip
+
+
+def clear_matches(a: Sequence[Det], b: Sequence[Det], size: tuple[int, int]) -> tuple[int, float]:
     """How many of ``a``'s clear detections have a twin in ``b``, and the worst |dp|."""
     count, worst, theirs_by_class = 0, 0.0, by_class(b)
-    for cls, prob, box in a:
-        if prob > THRESH + NEAR:
-            dps = [abs(p - prob) for _c, p, bx in theirs_by_class.get(cls, ())
-                   if iou(box, bx) >= MIN_IOU]  # fmt: skip
+    for det in a:
+        if det[1] > THRESH + NEAR:
+            dps = twin_dps(det, theirs_by_class.get(det[0], []), size)
             count, worst = count + 1, max([worst, min(dps, default=1.0)])
     return count, worst
 
 
-def disagree(a: Sequence[Det], b: Sequence[Det]) -> list[str]:
-    """:func:`helpers.compare.mismatches`, class by class (the same, many times faster)."""
+def disagree(a: Sequence[Det], b: Sequence[Det], size: tuple[int, int]) -> list[Det]:
+    """The clear detections of either without a twin within MAX_DP in the other."""
     grouped_a, grouped_b = by_class(a), by_class(b)
-    return [m for k in grouped_a.keys() | grouped_b.keys()
-            for m in mismatches(grouped_a.get(k, []), grouped_b.get(k, []), THRESH)]  # fmt: skip
+    return [d for mine, other in ((a, grouped_b), (b, grouped_a)) for d in mine
+            if clear_matches([d], other.get(d[0], []), size)[1] > MAX_DP]  # fmt: skip
 
 
 def last_nms(cfg: Path) -> tuple[str, float]:
@@ -141,22 +153,21 @@ def compare(name: str, cfg: Path, weights: Path, net: pydarknet.Network, image: 
     if len(fork_post[1]) and fork_post[1].shape[1] == 0:  # its detections print no probs
         pytest.xfail(f"{name}: the fork's forward pass gives NaN here (its -Ofast build: "
                      "logistic/swish of inputs below -88); nothing to compare")  # fmt: skip
+    height, width = cv2.imread(image).shape[:2]
+    size = (width, height)
     a, b = pairs(fork_post[0], fork_post[1], t), pairs(our_post[0], our_post[1], t)
-    flips: list[Det] = []
-    if disagree(a, b):
+    flips = disagree(a, b, size)
+    if flips:  # NMS kept different boxes of a cluster, or the boxes differ
         fork_pre, our_pre = theirs(cfg, weights, image, t, 0), ours(net, image, t, 0)
         before = pairs(fork_pre[0], fork_pre[1], t), pairs(our_pre[0], our_pre[1], t)
-        assert disagree(*before) == [], (name, image, "before NMS")
+        assert disagree(*before, size) == [], (name, image, "before NMS")
         kind, beta = last_nms(cfg)
         for pre, post, side in ((fork_pre, a, "fork"), (our_pre, b, "ours")):
             suppressed = fork_nms(*pre, NMS, kind, beta)
             assert set(pairs(pre[0], suppressed, t)) == set(post), (name, image, side, kind)
-        grouped_a, grouped_b = by_class(a), by_class(b)
-        flips = [d for d in a if clear_matches([d], grouped_b.get(d[0], []))[1] > MAX_DP]
-        flips += [d for d in b if clear_matches([d], grouped_a.get(d[0], []))[1] > MAX_DP]
         flipped = set(flips)
         a, b = [d for d in a if d not in flipped], [d for d in b if d not in flipped]
-    (n1, w1), (n2, w2) = clear_matches(a, b), clear_matches(b, a)
+    (n1, w1), (n2, w2) = clear_matches(a, b, size), clear_matches(b, a, size)
     return n1, n2, max(w1, w2), len(flips)
 
 
@@ -191,9 +202,48 @@ def test_the_fork_is_reproduced(fork: Path, data_dir: Path, tmp_path: Path, name
     assert shape.dialect == "alexeyab"
     body = os.path.getsize(weights) - weights_header_bytes(str(weights))
     assert body == 4 * sum(ly.weights for ly in shape.layers)  # shortcut weights included
+    if name in ILL_CONDITIONED:
+        first_apart(cfg, weights, lossless(data_dir / IMAGES[0], cfg))
     fork_n, ours_n, worst, ties = reproduce(name, cfg, weights, data_dir, IMAGES[:count])
     assert fork_n > 0 and ours_n > 0, "nothing clear of the threshold to compare"
     TABLE[name] = (str(size or shape.width), count, fork_n, ours_n, worst, ties)
+
+
+# cfgs whose seeded weights make a layer's fp32 result depend on summation order
+ILL_CONDITIONED = {"yolov4-sam-mish-csp-reorg-bfm"}
+
+
+def our_layers(net: pydarknet.Network) -> list[np.ndarray]:
+    """Every layer's output of the network's last forward pass (batch 1), as (c, h, w)."""
+    ffi = net.backend.ffi
+    with net.locked() as ptr:
+        layers = [ptr.layers[i] for i in range(ptr.n)]
+        return [np.frombuffer(ffi.buffer(ly.output, 4 * ly.outputs), np.float32)
+                .reshape(ly.out_c, ly.out_h, ly.out_w).copy() for ly in layers]  # fmt: skip
+
+
+def first_apart(cfg: Path, weights: Path, image: str) -> None:
+    """Compare every layer's output with the fork's on ``image``: they agree to 1e-4 of
+    each layer's largest value up to an attention convolution of a [sam] whose inputs
+    reach 1e5 or more and whose logistic output lands near 0 (a sum of large terms that
+    cancel, decided by the order of fp32 additions); then xfail, naming it."""
+    _sized, theirs_out = fork_layers(cfg, weights, image)
+    with pydarknet.load_net(cfg, weights) as net:
+        raw_detect_arrays(net, [read_image(image)], THRESH)
+        mine = our_layers(net)
+    sections = read_cfg(cfg.read_bytes(), str(cfg))[1:]
+    apart = [i for i, (a, b) in enumerate(zip(theirs_out, mine, strict=True))
+             if np.abs(a - b).max() > 1e-4 * max(float(np.abs(a).max()), 1e-6)]  # fmt: skip
+    if not apart:
+        return
+    i = apart[0]
+    logistic = sections[i].find("activation")[1] == "logistic"
+    assert sections[i + 1].header == "[sam]" and logistic, (cfg.name, i, sections[i].header)
+    assert np.abs(mine[i - 1]).max() >= 1e5, (cfg.name, i)
+    pytest.xfail(f"{cfg.name}: every layer agrees with the fork up to layer {i}, the "
+                 f"attention convolution of a [sam], whose inputs reach "
+                 f"{np.abs(mine[i - 1]).max():.1e} with these seeded weights: fp32 "
+                 "summation order decides its output, and the detections after it")  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["yolov4-tiny", "yolov7-tiny"])
