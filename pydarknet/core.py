@@ -3,7 +3,9 @@ results copied out of C.
 
 The pipeline is ``./darknet detect``'s (examples/detector.c test_detector):
 letterbox_image -> network forward -> get_network_boxes(relative) -> do_nms_sort, run in
-C (csrc/pydn_detect.c).  :func:`raw_detect_arrays` hands the C side 8-bit arrays as they
+C (csrc/pydn_detect.c); for a network of AlexeyAB's dialect it is that fork's
+``detector test``: resize_image (stretch) unless [net] letter_box=1, its box decoding and
+its last [yolo] layer's NMS kind.  :func:`raw_detect_arrays` hands the C side 8-bit arrays as they
 are: the conversion to Darknet's float layout and the letterbox happen there, for every
 image of a batch in one forward pass (set_batch_network).  :func:`raw_detect` runs an
 image already converted to Darknet's layout (:func:`pydarknet.images.from_array`).
@@ -28,6 +30,7 @@ __all__ = [
     "NMS_KINDS",
     "check_image_input",
     "check_meta",
+    "check_nms_kind",
     "check_options",
     "classify_scores",
     "deadline_after",
@@ -65,7 +68,8 @@ def check_options(
 def check_image_input(net: Network, width: int, height: int) -> None:
     """Images reach Darknet as W x H x 3 floats: a network must read exactly that, and
     letterbox_image() must not shrink the image to 1 pixel (resize_image() divides by
-    size - 1 and then reads out of bounds)."""
+    size - 1 and then reads out of bounds).  A network of AlexeyAB's dialect without
+    [net] letter_box=1 stretches every image to its input size instead: any size works."""
     shape = net.shape
     w, h, c = shape.width, shape.height, shape.channels
     if not (w > 1 and h > 1 and c == 3 and shape.inputs == w * h * c):
@@ -73,7 +77,14 @@ def check_image_input(net: Network, width: int, height: int) -> None:
             f"network {net.cfg!r} reads {shape.inputs} values ({w}x{h}x{c}), "
             "not a W x H x 3 image: it cannot run on images"
         )
-    if w * height < h * width:  # src/image.c letterbox_image()
+    if shape.dialect == "alexeyab":
+        if not shape.letter_box:
+            return  # resize_image() to w x h
+        # the fork's letterbox_image() compares the scales as floats
+        narrow = np.float32(w) / np.float32(width) < np.float32(h) / np.float32(height)
+    else:
+        narrow = w * height < h * width  # src/image.c letterbox_image()
+    if narrow:
         new_w, new_h = w, height * w // width
     else:
         new_w, new_h = width * h // height, h
@@ -81,6 +92,15 @@ def check_image_input(net: Network, width: int, height: int) -> None:
         raise ImageError(
             f"a {width}x{height} image would shrink to {new_w}x{new_h} pixels in the "
             f"network's {w}x{h} input: too thin to detect anything"
+        )
+
+
+def check_nms_kind(net: Network, nms_kind: str) -> None:
+    """A network of AlexeyAB's dialect suppresses with its last [yolo] layer's nms_kind."""
+    if nms_kind != "sort" and net.dialect == "alexeyab":
+        raise DarknetValueError(
+            f"nms_kind={nms_kind!r} is pjreddie's Darknet's; {net.cfg!r} runs AlexeyAB's "
+            "darknet, whose [yolo] nms_kind= (and beta_nms=) choose its suppression"
         )
 
 
@@ -135,6 +155,7 @@ def raw_detect(
     """Run the CLI's detection pipeline on a converted image; boxes in pixels.
     ``deadline``: see :func:`deadline_after`."""
     thresh, hier_thresh, nms = check_options(thresh, hier_thresh, nms, nms_kind)
+    check_nms_kind(net, nms_kind)
     check_image_input(net, image.w, image.h)
     ffi, lib = net.backend.ffi, net.backend.lib
     out = ffi.new("pydn_dets *")
@@ -168,6 +189,7 @@ def raw_detect_arrays(
     ``names`` name the images in error messages (default ``image`` / ``images[i]``);
     ``deadline``: see :func:`deadline_after`."""
     thresh, hier_thresh, nms = check_options(thresh, hier_thresh, nms, nms_kind)
+    check_nms_kind(net, nms_kind)
     if isinstance(images, np.ndarray) and images.ndim < 4:
         raise DarknetValueError("images must be a sequence of arrays (or an NxHxWxC array)")
     n = len(images)

@@ -105,3 +105,23 @@ def test_video_benchmark_runs(tmp_path, data_dir) -> None:  # type: ignore[no-un
                           re.M))  # fmt: skip
     assert set(fps) == {"inference only", "serial", "pipelined"}
     assert all(float(v) > 0 for v in fps.values())
+
+
+def test_detect_fork(tmp_path, data_dir, coco_names) -> None:  # type: ignore[no-untyped-def]
+    """No fork weights offline: seeded ones, written by AlexeyAB's darknet itself."""
+    from helpers.alexeyab import fork_cfg, fork_dir, fork_weights
+
+    if fork_dir() is None:
+        pytest.skip("AlexeyAB's darknet is not available (tests/helpers/alexeyab.py)")
+    cfg = fork_cfg("yolov4-tiny", tmp_path, 224)
+    weights = fork_weights(cfg, tmp_path / "yolov4-tiny.weights")
+    images = [str(data_dir / "dog.jpg"), str(data_dir / "eagle.jpg")]
+    args = ["--cfg", str(cfg), "--weights", str(weights), "--names", coco_names]
+    res = run_script(EXAMPLES / "detect_fork.py", *images, *args, "--out", "out", cwd=tmp_path)
+    lines = res.stdout.splitlines()
+    assert lines[0] == f"{cfg}: alexeyab's darknet, 224x224 input, images stretched"
+    with pydarknet.Detector(cfg=cfg, weights=weights, names=coco_names, thresh=0.25) as det:
+        expected = [f"{img}: {d.label} {d.confidence:.4f} " + " ".join(f"{v:.1f}" for v in
+                    d.box.xywh) for img in images for d in det.detect(img)]  # fmt: skip
+    assert lines[1:] == expected and expected
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["dog.jpg", "eagle.jpg"]

@@ -3,8 +3,9 @@
 * ``"pjreddie"``: Darknet 61c9d02e, which pydarknet runs by default; a cfg written for
   the AlexeyAB/hank-ai fork is refused (:func:`.options_check.check_options`).
 * ``"alexeyab"``: AlexeyAB's darknet at 59596d78 (:mod:`.fork_options`,
-  :mod:`.fork_layers`); its recurrent and training-only layers, and options whose effect
-  pydarknet does not reproduce, are refused with a CfgError naming them.
+  :mod:`.fork_layers`); its layers other than those of the YOLOv4 and YOLOv7 families
+  (recurrent, training-only, classifier layers), and options whose effect pydarknet
+  does not reproduce, are refused with a CfgError naming them.
 * ``"auto"``: ``"alexeyab"`` when the cfg holds anything only the fork has (what
   ``"pjreddie"`` refuses as written for the fork), else ``"pjreddie"``.
 """
@@ -54,8 +55,8 @@ def check_fork_options(name: str, sections: list[Section]) -> None:
         if kind not in fork.RUNS:
             raise _fail(
                 name, sec, index, None,
-                f"pydarknet does not run the {sec.header} layers of {FORK_NAME} (recurrent "
-                f"or training-only); dialect='alexeyab' runs "
+                f"pydarknet does not run the {sec.header} layers of {FORK_NAME}; "
+                "dialect='alexeyab' runs those of the YOLOv4 and YOLOv7 families: "
                 f"{', '.join(sorted(h for h, k in fork.KINDS.items() if k in fork.RUNS))}",
             )  # fmt: skip
         activation = first_set(sec, "activation")
@@ -63,6 +64,9 @@ def check_fork_options(name: str, sections: list[Section]) -> None:
             value = activation.value or ""
             if value not in fork.ACTIVATIONS:
                 what = unknown_activation(value, fork.ACTIVATIONS, FORK_NAME)
+                raise _fail(name, sec, index, "activation", what)
+            if value in fork.UNSUPPORTED_ACTIVATIONS:
+                what = f"pydarknet does not implement the fork's {value} activation"
                 raise _fail(name, sec, index, "activation", what)
         for key, rule in fork.UNSUPPORTED.get(kind, {}).items():
             effect = rule(sec) if first_set(sec, key) else None

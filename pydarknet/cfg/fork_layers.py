@@ -4,7 +4,8 @@
 Layers the fork builds as Darknet 61c9d02e does reuse :mod:`.layers`; these are the
 ones it builds differently ([convolutional] and [maxpool] strides, grouped [route]s,
 [shortcut]s of several layers with learned weights) and its own ([sam],
-[scale_channels], [reorg3d], [empty]).  Each refuses what the fork would crash on or
+[scale_channels], [reorg3d]).  The layer kinds pydarknet runs in this dialect are
+those of :data:`PARSERS` (fork_options.RUNS).  Each refuses what the fork would crash on or
 compute out of bounds, and returns the output shape the fork computes.
 """
 
@@ -46,6 +47,7 @@ def _conv(ly: LayerRules) -> LayerShape:
         raise ly.fail(
             f"groups={groups} must divide both its {ly.c} channels and filters={n}", "groups"
         )
+    ly.window_fits(size, 2 * padding)
     ly.fits(padded=max(ly.w, ly.h) + 2 * padding, weights=ly.c * n * size * size)
     out_w = cdiv(ly.w + 2 * padding - size, sx) + 1  # convolutional_out_width(): no dilation
     out_h = cdiv(ly.h + 2 * padding - size, sy) + 1
@@ -60,28 +62,25 @@ def _conv(ly: LayerRules) -> LayerShape:
     return s
 
 
-def _pool(kind: str) -> Callable[[LayerRules], LayerShape]:
-    """parse_maxpool() / parse_local_avgpool(): make_maxpool_layer()."""
-
-    def parse(ly: LayerRules) -> LayerShape:
-        stride = ly.int("stride", 1, 1)
-        sx, sy = _strides(ly, stride, stride)
-        size = ly.int("size", stride, 1)
-        padding = ly.int("padding", size - 1, 0)
-        ly.image()
-        if kind == "maxpool" and ly.sec.int("maxpool_depth", 0):
-            s = ly.out(kind, ly.w, ly.h, ly.int("out_channels", 1, 1, ly.c))
-        else:
-            ly.stride_fits(max(sx, sy), padding)
-            ly.fits(padded=max(ly.w, ly.h) + padding)
-            out_w = cdiv(ly.w + padding - size, sx) + 1
-            out_h = cdiv(ly.h + padding - size, sy) + 1
-            s = ly.out(kind, out_w, out_h, ly.c)
-            s.size, s.stride = size, max(sx, sy)  # for cfg/budget.py
-        s.floats = 2 * ly.batch * s.outputs
-        return s
-
-    return parse
+def _maxpool(ly: LayerRules) -> LayerShape:
+    """parse_maxpool(): make_maxpool_layer(), with maxpool_depth the max across channels."""
+    stride = ly.int("stride", 1, 1)
+    sx, sy = _strides(ly, stride, stride)
+    size = ly.int("size", stride, 1)
+    padding = ly.int("padding", size - 1, 0)
+    ly.image()
+    if ly.sec.int("maxpool_depth", 0):
+        s = ly.out("maxpool", ly.w, ly.h, ly.int("out_channels", 1, 1, ly.c))
+    else:
+        ly.stride_fits(max(sx, sy), padding)
+        ly.fits(padded=max(ly.w, ly.h) + padding)
+        ly.window_fits(size, padding)
+        out_w = cdiv(ly.w + padding - size, sx) + 1
+        out_h = cdiv(ly.h + padding - size, sy) + 1
+        s = ly.out("maxpool", out_w, out_h, ly.c)
+        s.size, s.stride = size, max(sx, sy)  # for cfg/budget.py
+    s.floats = 2 * ly.batch * s.outputs
+    return s
 
 
 def _refs(ly: LayerRules, key: str) -> list[LayerShape]:
@@ -101,12 +100,9 @@ def _route(ly: LayerRules) -> LayerShape:
             raise ly.fail(f"groups={groups} must divide the {r.c} channels of each input "
                           f"({r.kind})", "groups")  # fmt: skip
     first = refs[0]
-    w, h, c = first.w, first.h, first.c
-    for nxt in refs[1:]:
-        if nxt.w == first.w and nxt.h == first.h:
-            c += nxt.c
-        else:
-            w = h = c = 0
+    if any((r.w, r.h) != (first.w, first.h) for r in refs):
+        raise ly.fail("routes layers of different widths or heights", "layers")
+    w, h, c = first.w, first.h, sum(r.c for r in refs)
     total = sum(r.outputs for r in refs) // groups
     ly.fits(outputs=total * ly.batch)
     if total < 1:
@@ -135,12 +131,8 @@ def _shortcut(ly: LayerRules) -> LayerShape:
     for src in refs:
         if not src.is_image:
             raise ly.fail(f"from= names a layer with no image output ({src.kind})", "from")
-        w1, h1, w2, h2 = src.w, src.h, ly.w, ly.h
-        if len(refs) == 1 and kind == "none":  # shortcut_cpu(): scaled, as upstream's
-            if w1 // w2 != h1 // h2 or w2 // w1 != h2 // h1:
-                raise ly.fail(f"cannot add a {w1}x{h1} layer to a {w2}x{h2} one", "from")
-        elif (w1, h1) != (w2, h2):  # shortcut_multilayer_cpu(): element by element
-            raise ly.fail(f"cannot add a {w1}x{h1} layer to a {w2}x{h2} one", "from")
+        if (src.w, src.h) != (ly.w, ly.h):  # pydarknet adds element by element only
+            raise ly.fail(f"cannot add a {src.w}x{src.h} layer to a {ly.w}x{ly.h} one", "from")
     s = ly.out("shortcut", ly.w, ly.h, ly.c)
     s.floats = 2 * ly.batch * s.outputs
     s.weights = (len(refs) + 1) * (ly.c if SHORTCUT_WEIGHTS[kind] == 2 else SHORTCUT_WEIGHTS[kind])
@@ -153,12 +145,21 @@ def _reorg3d(ly: LayerRules) -> LayerShape:
     ly.image()
     ly.stride_fits(stride, 0)
     ly.fits(stride_squared=stride * stride)
-    if ly.c % (stride * stride) or ly.w % stride or ly.h % stride:
-        raise ly.fail(f"stride={stride} must divide its {ly.w}x{ly.h} input and its square "
-                      f"its {ly.c} channels", "stride")  # fmt: skip
     if ly.sec.int("reverse", 0):
+        if ly.c % (stride * stride):
+            raise ly.fail(f"stride={stride}: its square must divide its {ly.c} channels", "stride")
         return ly.out("reorg3d", ly.w * stride, ly.h * stride, ly.c // (stride * stride))
+    if ly.w % stride or ly.h % stride:
+        raise ly.fail(f"stride={stride} must divide its {ly.w}x{ly.h} input", "stride")
     return ly.out("reorg3d", ly.w // stride, ly.h // stride, ly.c * stride * stride)
+
+
+def _upsample(ly: LayerRules) -> LayerShape:
+    """make_upsample_layer(); a negative stride (downsampling) must divide the input."""
+    stride = ly.sec.int("stride", 2)
+    if stride < 0 and ly.w > 0 and ly.h > 0 and (ly.w % -stride or ly.h % -stride):
+        raise ly.fail(f"stride={stride} must divide its {ly.w}x{ly.h} input", "stride")
+    return UPSTREAM["upsample"](ly)
 
 
 def _from(ly: LayerRules) -> LayerShape:
@@ -192,17 +193,8 @@ def _scale_channels(ly: LayerRules) -> LayerShape:
     return ly.out("scale_channels", src.w, src.h, src.c)
 
 
-def _empty(ly: LayerRules) -> LayerShape:
-    """[empty] / [silence]: its input, unchanged."""
-    s = ly.flat("empty", ly.inputs)
-    s.w, s.h, s.c = ly.w, ly.h, ly.c
-    return s
-
-
 PARSERS: dict[str, Callable[[LayerRules], LayerShape]] = {
-    "convolutional": _conv, "maxpool": _pool("maxpool"), "avgpool": UPSTREAM["avgpool"],
-    "route": _route, "shortcut": _shortcut, "upsample": UPSTREAM["upsample"],
-    "yolo": UPSTREAM["yolo"], "reorg3d": _reorg3d, "sam": _sam, "scale_channels": _scale_channels,
-    "activation": UPSTREAM["activation"], "dropout": UPSTREAM["dropout"],
-    "batchnorm": UPSTREAM["batchnorm"], "empty": _empty,
+    "convolutional": _conv, "maxpool": _maxpool, "route": _route,
+    "shortcut": _shortcut, "upsample": _upsample, "yolo": UPSTREAM["yolo"],
+    "reorg3d": _reorg3d, "sam": _sam, "scale_channels": _scale_channels,
 }  # fmt: skip

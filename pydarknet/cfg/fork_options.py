@@ -18,7 +18,8 @@ from .options import ACTIVATIONS as UPSTREAM_ACTIVATIONS
 from .parse import Section
 from .rules import KINDS as UPSTREAM_KINDS
 
-__all__ = ["ACTIVATIONS", "EVERY_LAYER", "KINDS", "READ", "RUNS", "UNSUPPORTED"]
+__all__ = ["ACTIVATIONS", "EVERY_LAYER", "KINDS", "READ", "RUNS", "UNSUPPORTED",
+           "UNSUPPORTED_ACTIVATIONS"]  # fmt: skip
 
 # activations.c get_activation() of the fork
 ACTIVATIONS = UPSTREAM_ACTIVATIONS | frozenset(
@@ -39,8 +40,8 @@ KINDS["[reorg]"] = "reorg_old"
 
 # the layer kinds pydarknet builds in this dialect
 RUNS = frozenset(
-    ["convolutional", "maxpool", "avgpool", "route", "shortcut", "upsample", "yolo",
-     "reorg3d", "sam", "scale_channels", "activation", "dropout", "batchnorm", "empty"]
+    ["convolutional", "maxpool", "route", "shortcut", "upsample", "yolo", "reorg3d", "sam",
+     "scale_channels"]
 )  # fmt: skip
 
 
@@ -143,6 +144,23 @@ def _set(key: str, what: str) -> Rule:
 
 
 _SHARED = "weights shared with another layer (share_index=)"
+
+
+def _dilated(sec: Section) -> str | None:
+    size, dilation = sec.int("size", 1), sec.int("dilation", 1)
+    return None if size == 1 or dilation == 1 else f"dilated convolutions (dilation={dilation})"
+
+
+def _uneven(sec: Section) -> str | None:
+    stride = sec.int("stride", 1)
+    sx, sy = (v if (v := sec.int(k, -1)) >= 1 else stride for k in ("stride_x", "stride_y"))
+    return None if sx == sy else f"convolutions of unequal strides ({sx} across, {sy} down)"
+
+
+# activations of the fork pydarknet does not run: they normalize across channels
+UNSUPPORTED_ACTIVATIONS = frozenset(
+    ["normalize_channels", "normalize_channels_softmax", "normalize_channels_softmax_maxval"]
+)
 UNSUPPORTED: dict[str, dict[str, Rule]] = {
     "convolutional": {
         "antialiasing": _set("antialiasing", "anti-aliasing (antialiasing=)"),
@@ -156,6 +174,10 @@ UNSUPPORTED: dict[str, dict[str, Rule]] = {
         "stretch": _set("stretch", "deformable convolutions (stretch=)"),
         "stretch_sway": _set("stretch_sway", "deformable convolutions (stretch_sway=)"),
         "cbn": _set("cbn", "cross-iteration batch normalization (cbn=)"),
+        "flipped": _set("flipped", "flipped kernels (flipped=)"),
+        "dilation": _dilated,
+        "stride_x": _uneven,
+        "stride_y": _uneven,
     },
     "maxpool": {"antialiasing": _set("antialiasing", "anti-aliasing (antialiasing=)")},
     "yolo": {"embedding_layer": lambda sec: "tracking embeddings (embedding_layer=)"},
