@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from ..errors import CfgError
 from . import fork_layers, fork_options, layers
-from .dialect import FORK_NAME, check_fork_options, resolve_dialect
 from .budget import check_budget
+from .dialect import FORK_NAME, check_fork_options, resolve_dialect
 from .options_check import check_options
 from .parse import INT_MAX, Section, read_cfg
 from .rules import KINDS, LayerRules

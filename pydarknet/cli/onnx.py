@@ -7,7 +7,6 @@ pydarknet export-onnx --model yolov3-tiny yolov3-tiny.onnx [--dynamic-batch]
 from __future__ import annotations
 
 import argparse
-import inspect
 from typing import Any
 
 from ..errors import DarknetValueError
@@ -40,10 +39,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ..cfg import check_cfg
 
     shape = check_cfg(cfg, args.dialect)  # refuses a fork's cfg under --dialect pjreddie
-    options = {"opset": args.opset, "dynamic_batch": args.dynamic_batch}
-    if "dialect" in inspect.signature(export_onnx).parameters:
-        options["dialect"] = shape.dialect
-    path = export_onnx(cfg, weights, out, **options)
+    path = export_onnx(cfg, weights, out, opset=args.opset, dynamic_batch=args.dynamic_batch,
+                       dialect=shape.dialect)  # fmt: skip
     names = ", ".join(f"layer_{i}" for i in output_layers(shape.layers))
     print(f"{path}: input 'input', outputs {names}")
     return 0
