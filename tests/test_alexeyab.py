@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 import pytest
 from helpers.alexeyab import fork_cfg, fork_detect, fork_dir, fork_layers, fork_weights
-from helpers.compare import MAX_DP, MIN_IOU, NEAR, Det, iou, mismatches
+from helpers.compare import MAX_DP, MIN_IOU, NEAR, Det, iou_many, mismatches
 from helpers.fork_nms import fork_nms
 
 import pydarknet
@@ -99,39 +99,45 @@ def pairs(boxes: np.ndarray, probs: np.ndarray, thresh: float) -> list[Det]:
             for i, j in zip(rows, cols, strict=True)]  # fmt: skip
 
 
-def by_class(dets: Sequence[Det]) -> dict[object, list[Det]]:
-    grouped: dict[object, list[Det]] = {}
-    for det in dets:
-        grouped.setdefault(det[0], []).append(det)
-    return grouped
+Group = tuple[np.ndarray, np.ndarray]  # one class's probs (n,) and boxes (n, 4)
 
 
-def twin_dps(det: Det, others: Sequence[Det], size: tuple[int, int]) -> list[float]:
-    """|dp| of each detection of ``others`` of det's class whose box is det's: IoU >=
-    MIN_IOU, or (for boxes a pixel or two wide, where IoU is ill-conditioned) every
-    coordinate within half a pixel of the ``size`` (w, h) image."""
-    cls, prob, box = det
-    scale = np.array([size[0], size[1], size[0], size[1]])
-    return [abs(p - prob) for c, p, b in others if c == cls and (
-        iou(box, b) >= MIN_IOU or bool(np.all(np.abs(np.subtract(box, b)) * scale <= 0.5))
-    )]  # fmt: skip
+def by_class(dets: Sequence[Det]) -> dict[object, Group]:
+    lists: dict[object, tuple[list[float], list[Sequence[float]]]] = {}
+    for cls, prob, box in dets:
+        probs, boxes = lists.setdefault(cls, ([], []))
+        probs.append(prob)
+        boxes.append(box)
+    return {c: (np.array(p, np.float64), np.array(b, np.float64).reshape(-1, 4))
+            for c, (p, b) in lists.items()}  # fmt: skip
+
+
+def best_dp(det: Det, group: Group | None, size: tuple[int, int]) -> float:
+    """The least |dp| of the detections of ``group`` (det's class) whose box is det's:
+    IoU >= MIN_IOU, or (for boxes a pixel or two wide, where IoU is ill-conditioned)
+    every coordinate within half a pixel of the ``size`` (w, h) image; 1 if none."""
+    if group is None:
+        return 1.0
+    _cls, prob, box = det
+    probs, boxes = group
+    scale = np.array([size[0], size[1], size[0], size[1]], np.float64)
+    near = np.all(np.abs(boxes - np.asarray(box, np.float64)) * scale <= 0.5, axis=1)
+    twins = (iou_many(box, boxes) >= MIN_IOU) | near
+    return float(np.abs(probs[twins] - prob).min()) if twins.any() else 1.0
 
 
 def clear_matches(a: Sequence[Det], b: Sequence[Det], size: tuple[int, int]) -> tuple[int, float]:
     """How many of ``a``'s clear detections have a twin in ``b``, and the worst |dp|."""
-    count, worst, theirs_by_class = 0, 0.0, by_class(b)
-    for det in a:
-        if det[1] > THRESH + NEAR:
-            dps = twin_dps(det, theirs_by_class.get(det[0], []), size)
-            count, worst = count + 1, max([worst, min(dps, default=1.0)])
-    return count, worst
+    grouped = by_class(b)
+    dps = [best_dp(det, grouped.get(det[0]), size) for det in a if det[1] > THRESH + NEAR]
+    return len(dps), max(dps, default=0.0)
 
 
 def disagree(a: Sequence[Det], b: Sequence[Det], size: tuple[int, int]) -> list[Det]:
     """The clear detections of either without a twin within MAX_DP in the other."""
     grouped_a, grouped_b = by_class(a), by_class(b)
     return [d for mine, other in ((a, grouped_b), (b, grouped_a)) for d in mine
-            if clear_matches([d], other.get(d[0], []), size)[1] > MAX_DP]  # fmt: skip
+            if d[1] > THRESH + NEAR and best_dp(d, other.get(d[0]), size) > MAX_DP]  # fmt: skip
 
 
 def last_nms(cfg: Path) -> tuple[str, float]:

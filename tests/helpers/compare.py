@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 NEAR = 0.02  # detections this close to the threshold may flip either way
 MAX_DP = 0.02
 MIN_IOU = 0.97
@@ -23,6 +25,19 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
     inter = iw * ih
     union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if union > 0 else 0.0
+
+
+def iou_many(a: Sequence[float], boxes: np.ndarray) -> np.ndarray:
+    """:func:`iou` of box ``a`` with each row of ``boxes`` (n x 4), at once."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    ax0, ay0, ax1, ay1 = a[0] - a[2] / 2, a[1] - a[3] / 2, a[0] + a[2] / 2, a[1] + a[3] / 2
+    bx0, by0 = b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2
+    bx1, by1 = b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2
+    iw = np.maximum(0.0, np.minimum(ax1, bx1) - np.maximum(ax0, bx0))
+    ih = np.maximum(0.0, np.minimum(ay1, by1) - np.maximum(ay0, by0))
+    inter = iw * ih
+    union = a[2] * a[3] + b[:, 2] * b[:, 3] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
 def assert_reproduced(expected: Sequence[Det], got: Sequence[Det], thresh: float) -> int:
