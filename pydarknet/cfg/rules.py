@@ -72,9 +72,11 @@ class LayerRules:
     def window_fits(self, size: int, padding: int) -> None:
         """A window must fit its padded input (``padding``: both sides together), and
         be at most twice the input's larger side (+1): beyond that every output already
-        sees the whole input, and the loops would only run longer (size=99999999)."""
+        sees the whole input, and the loops would only run longer (size=99999999).
+        Windows up to 64 always pass that second test: SPP blocks pool with windows of
+        up to 13 on inputs as small as 4x4 (yolov4-p6 at 256)."""
         w, h = self.w, self.h
-        most = min(min(w, h) + padding, 2 * max(w, h) + 1)
+        most = min(min(w, h) + padding, max(2 * max(w, h) + 1, 64))
         if size > most:
             raise self.fail(
                 f"size={size} is larger than its {w}x{h} input padded by {padding} "
