@@ -47,7 +47,7 @@ def _conv(ly: LayerRules) -> LayerShape:
         raise ly.fail(
             f"groups={groups} must divide both its {ly.c} channels and filters={n}", "groups"
         )
-    ly.window_fits(size, 2 * padding)
+    ly.window_fits(size, 2 * padding, min(sx, sy))
     ly.fits(padded=max(ly.w, ly.h) + 2 * padding, weights=ly.c * n * size * size)
     out_w = cdiv(ly.w + 2 * padding - size, sx) + 1  # convolutional_out_width(): no dilation
     out_h = cdiv(ly.h + 2 * padding - size, sy) + 1
@@ -74,7 +74,7 @@ def _maxpool(ly: LayerRules) -> LayerShape:
     else:
         ly.stride_fits(max(sx, sy), padding)
         ly.fits(padded=max(ly.w, ly.h) + padding)
-        ly.window_fits(size, padding)
+        ly.window_fits(size, padding, min(sx, sy))
         out_w = cdiv(ly.w + padding - size, sx) + 1
         out_h = cdiv(ly.h + padding - size, sy) + 1
         s = ly.out("maxpool", out_w, out_h, ly.c)

@@ -25,7 +25,7 @@ def _conv(ly: LayerRules) -> LayerShape:
         padding = size // 2
     ly.image()
     ly.stride_fits(stride, 2 * padding)
-    ly.window_fits(size, 2 * padding)
+    ly.window_fits(size, 2 * padding, stride)
     if ly.c % groups or n % groups:
         raise ly.fail(
             f"groups={groups} must divide both its {ly.c} channels and filters={n}", "groups"
@@ -100,7 +100,7 @@ def _maxpool(ly: LayerRules) -> LayerShape:
     ly.image()
     ly.stride_fits(stride, padding)
     ly.fits(padded=max(ly.w, ly.h) + padding)
-    ly.window_fits(size, padding)
+    ly.window_fits(size, padding, stride)
     out_w = cdiv(ly.w + padding - size, stride) + 1
     out_h = cdiv(ly.h + padding - size, stride) + 1
     s = ly.out("maxpool", out_w, out_h, ly.c)

@@ -69,14 +69,16 @@ class LayerRules:
         if stride > max(self.w, self.h) + padding:
             raise self.fail(f"stride={stride} is larger than its {self.w}x{self.h} input", "stride")
 
-    def window_fits(self, size: int, padding: int) -> None:
+    def window_fits(self, size: int, padding: int, stride: int = 1) -> None:
         """A window must fit its padded input (``padding``: both sides together), and
         be at most twice the input's larger side (+1): beyond that every output already
         sees the whole input, and the loops would only run longer (size=99999999).
         Windows up to 64 always pass that second test: SPP blocks pool with windows of
-        up to 13 on inputs as small as 4x4 (yolov4-p6 at 256)."""
+        up to 13 on inputs as small as 4x4 (yolov4-p6 at 256).  Within ``stride - 1`` of
+        the padded input a window still makes one output (C's division truncates):
+        alexnet.cfg pools 3x3 by 2 over its last 2x2 input at small sizes."""
         w, h = self.w, self.h
-        most = min(min(w, h) + padding, max(2 * max(w, h) + 1, 64))
+        most = min(min(w, h) + padding + max(stride, 1) - 1, max(2 * max(w, h) + 1, 64))
         if size > most:
             raise self.fail(
                 f"size={size} is larger than its {w}x{h} input padded by {padding} "

@@ -209,7 +209,10 @@ def finish(boxes: np.ndarray, probs: np.ndarray, objectness: np.ndarray, w: int,
     of every prob above thresh, sorted by prob (stable over Darknet's order), as
     :func:`pydarknet.detect_image` returns them (with class indices)."""
     correct_boxes(boxes, w, h, netw, neth, letter)
-    order = do_nms_sort(boxes, probs, objectness, nms, kind, beta)
+    # as Darknet's `if (nms)`: no suppression (and no reordering) at nms=0
+    order = (
+        do_nms_sort(boxes, probs, objectness, nms, kind, beta) if nms > 0 else np.arange(len(boxes))
+    )
     scale = np.array([w, h, w, h], F32)
     res: list[tuple[int, float, tuple[float, float, float, float]]] = []
     for i in order:
