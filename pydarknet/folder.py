@@ -24,7 +24,7 @@ from typing import IO, Any
 import numpy as np
 
 from .detector import Detector
-from .errors import DarknetError, DarknetFileNotFoundError
+from .errors import DarknetError, DarknetFileNotFoundError, DarknetTimeoutError
 from .images import DarknetImage, from_array, read_image
 from .pipeline import pipelined
 from .results import Detection, to_detections
@@ -96,10 +96,12 @@ def detect_files(
     *,
     darknet_order: bool = False,
     depth: int = 2,
+    timeout: float | None = None,
 ) -> Iterator[ImageResult]:
     """Detect objects in each image, in order, decoding the next images in a thread
-    while the current one is in the network.  An image that cannot be read gives a
-    result with ``error`` set instead of stopping the run."""
+    while the current one is in the network.  An image that cannot be read, or whose
+    detection takes longer than ``timeout`` seconds (:class:`pydarknet.TimeoutError`),
+    gives a result with ``error`` set instead of stopping the run."""
 
     Decoded = tuple[Path, np.ndarray | None, DarknetImage | DarknetError]
 
@@ -120,7 +122,10 @@ def detect_files(
         if isinstance(converted, DarknetError):
             return ImageResult(path, None, error=converted)
         start = time.perf_counter()
-        raw = detector.raw(converted)
+        try:
+            raw = detector.raw(converted, timeout=timeout)
+        except DarknetTimeoutError as exc:
+            return ImageResult(path, None, error=exc)
         seconds = time.perf_counter() - start
         dets = to_detections(raw, detector.meta.names, darknet_order=darknet_order)
         return ImageResult(path, image, dets, seconds)

@@ -237,6 +237,47 @@ def test_service_answers_503_past_its_request_timeout_and_stays_up(
         server.stop()
 
 
+def cli(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "pydarknet.cli", *args], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=limited)  # fmt: skip
+
+
+def test_the_command_line_bounds_time_and_memory_and_stops_on_ctrl_c(
+    tmp_path: Path, tiny_weights: str, coco_names: str, dog: str
+) -> None:
+    """``pydarknet detect --timeout S`` makes a slow image an error (exit 1, the others
+    still detected), ``--memory-limit`` refuses a network over it before building it,
+    and Ctrl-C ends a long detection with exit status 130 instead of a traceback."""
+    slow = str(write_slow_tiny(tmp_path, 120))  # about 4 s a pass here
+    model = ["--cfg", slow, "--weights", tiny_weights, "--data", coco_names]
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (folder / name).write_bytes(Path(dog).read_bytes())
+    t0 = time.monotonic()
+    proc = cli("detect", str(folder), *model, "--timeout", "0.3", "--no-progress", cwd=tmp_path)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    assert time.monotonic() - t0 < 8  # two 4 s passes would take longer, plus start-up
+    records = [json.loads(line) for line in (tmp_path / "predictions" / "results.jsonl")
+               .read_text().splitlines()]  # fmt: skip
+    assert len(records) == 2 and all("deadline" in r["error"] for r in records), records
+
+    proc = cli("detect", dog, *model, "--memory-limit", "20M", cwd=tmp_path)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "needs about" in err and "pydarknet: error:" in err, err
+
+    proc = cli("detect", dog, *model, "--no-save", cwd=tmp_path)
+    time.sleep(2.0)  # started, network loaded, inside the first (4 s) pass
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (proc.returncode, err[-2000:])
+    assert "pydarknet: interrupted" in err and "Traceback" not in err and out == "", (out, err)
+    assert time.monotonic() - sent < 1.5
+
+
 THREAD_CHILD = """
 import json, os, signal, sys, threading, time, pydarknet
 cfg, weights, names, dog = sys.argv[1:5]

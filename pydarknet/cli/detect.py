@@ -33,6 +33,8 @@ def add_parser(sub: Any) -> None:
     d.add_argument("--json", action="store_true", help="print JSON lines instead of text")
     d.add_argument("--quiet", "-q", action="store_true",
                    help="many images: print nothing per image")  # fmt: skip
+    d.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="stop an image's detection after S seconds (an error for that image)")  # fmt: skip
 
 
 def _darknet_lines(res: ImageResult, name: str | None = None) -> list[str]:
@@ -78,7 +80,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def _detect_one(det: Detector, args: argparse.Namespace, image: str) -> int:
-    res = next(detect_files(det, [image], darknet_order=True))
+    res = next(detect_files(det, [image], darknet_order=True, timeout=args.timeout))
     if res.error is not None:
         raise res.error
     print(_json_line(res) if args.json else "\n".join(_darknet_lines(res, image)))
@@ -95,7 +97,7 @@ def _detect_many(det: Detector, args: argparse.Namespace, paths: list[Path]) -> 
     failed = 0
     bar = tqdm(paths, unit="img", disable=args.no_progress, dynamic_ncols=True, file=sys.stderr)
     with ResultsWriter(args.results or folder / "results.jsonl") as results:
-        for res in detect_files(det, paths, darknet_order=True):
+        for res in detect_files(det, paths, darknet_order=True, timeout=args.timeout):
             bar.update()
             results.write(res)
             if res.error is not None:

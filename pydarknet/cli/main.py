@@ -2,6 +2,7 @@
 
     pydarknet detect INPUT... [--model NAME | --cfg C --weights W --data D]
                               [--thresh T] [--out PATH] [--results FILE] [--json]
+                              [--timeout S] [--memory-limit SIZE]
     pydarknet video IN [--out OUT] [--results FILE] [--max-frames N]
     pydarknet serve [--host 127.0.0.1] [--port 8000] ... (see pydarknet/serve/command.py)
     pydarknet export-onnx CFG WEIGHTS OUT.onnx   (or --model NAME OUT.onnx)
@@ -75,3 +76,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DarknetError as exc:
         print(f"pydarknet: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C stops a detection between layers (pydn_stop.c)
+        print("pydarknet: interrupted", file=sys.stderr)
+        return 130

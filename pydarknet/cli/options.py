@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..cfg.budget import set_memory_limit
 from ..cfg.dialect import DIALECTS
 from ..detector import Detector
 from ..models import DEFAULT_MODEL
@@ -31,10 +32,15 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-confidence", action="store_true",
                    help="label boxes with class names only, as Darknet does")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--memory-limit", metavar="SIZE",
+                   help="refuse a network that needs more memory than SIZE (e.g. 2G, off); "
+                   "default: what this process may use (PYDARKNET_MEMORY_LIMIT)")  # fmt: skip
 
 
 def make_detector(args: argparse.Namespace) -> Detector:
     """The Detector of parsed :func:`add_model_options` options."""
+    if args.memory_limit:
+        set_memory_limit(args.memory_limit)
     if args.cfg:
         if not (args.weights and args.data):
             raise SystemExit("pydarknet: --cfg needs --weights and --data")
