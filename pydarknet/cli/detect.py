@@ -34,7 +34,7 @@ def add_parser(sub: Any) -> None:
     d.add_argument("--quiet", "-q", action="store_true",
                    help="many images: print nothing per image")  # fmt: skip
     d.add_argument("--timeout", type=float, default=None, metavar="S",
-                   help="stop an image's detection after S seconds (an error for that image)")  # fmt: skip
+                   help="stop an image's detection after S seconds (an error for it)")  # fmt: skip
 
 
 def _darknet_lines(res: ImageResult, name: str | None = None) -> list[str]:

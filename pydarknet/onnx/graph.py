@@ -242,21 +242,6 @@ def _gelu(g: Graph, x: str, base: str) -> str:
     return g.op("Mul", [g.scale_shift(x, 0.5, 0.0, f"{base}_x2"), t], base)
 
 
-def _normalize_channels(g: Graph, x: str, base: str, softmax: bool = False,
-                        maxval: bool = False) -> str:  # fmt: skip
-    """activate_array_normalize_channels(_softmax): per cell, the positive values (or
-    exp(x - max), max 0 unless maxval) over their sum over the channels plus 0.0001."""
-    if softmax:
-        if maxval:
-            x = g.op("Sub", [x, g.reduce("ReduceMax", x, 1, f"{base}_max")], f"{base}_shift")
-        v = g.op("Exp", [x], f"{base}_exp")
-    else:
-        v = g.op("Relu", [x], f"{base}_pos")
-    total = g.reduce("ReduceSum", v, 1, f"{base}_sum")
-    total = g.op("Add", [total, g.const(np.float32(0.0001), f"{base}_eps")], f"{base}_sum_eps")
-    return g.op("Div", [v, total], base)
-
-
 FORK_ACTIVATIONS: dict[str, Callable[[Graph, str, str], str]] = {
     **ACTIVATIONS,
     "swish": _swish,
@@ -264,13 +249,8 @@ FORK_ACTIVATIONS: dict[str, Callable[[Graph, str, str], str]] = {
     "hard_mish": _hard_mish,
     "gelu": _gelu,
     "revleaky": ACTIVATIONS["leaky"],
-    "normalize_channels": _normalize_channels,
-    "normalize_channels_softmax": lambda g, x, b: _normalize_channels(g, x, b, True),
-    "normalize_channels_softmax_maxval": lambda g, x, b: _normalize_channels(g, x, b, True, True),
 }
 # the fork's activate() has no case for these: only the layers that compute them
 # themselves give them (conv: all but relu6; shortcut: swish and mish), others give 0
-FORK_LAYER_ACTIVATIONS = frozenset(
-    ["relu6", "swish", "mish", "hard_mish", "normalize_channels", "normalize_channels_softmax",
-     "normalize_channels_softmax_maxval"]
-)  # fmt: skip
+# (normalize_channels*: refused by check_cfg, pydarknet does not run them)
+FORK_LAYER_ACTIVATIONS = frozenset(["relu6", "swish", "mish", "hard_mish"])

@@ -24,10 +24,7 @@ __all__ = ["Layer"]
 EPSILON = 0.000001  # blas.c normalize_cpu: / (sqrt(variance) + .000001f)
 FORK_EPSILON = 0.00001  # the fork's fuse_conv_batchnorm: / sqrt(variance + .00001)
 # what the fork's convolutional layer computes itself (others: activate())
-CONV_ACTIVATIONS = frozenset(
-    ["swish", "mish", "hard_mish", "normalize_channels", "normalize_channels_softmax",
-     "normalize_channels_softmax_maxval"]
-)  # fmt: skip
+CONV_ACTIVATIONS = frozenset(["swish", "mish", "hard_mish"])
 # [convolutional] options of the fork that the exporter does not reproduce
 FORK_CONV_REFUSED = ("antialiasing", "sway", "rotate", "stretch", "stretch_sway", "coordconv",
                      "cbn")  # fmt: skip
@@ -103,30 +100,24 @@ def fold(bias: np.ndarray, bn: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
     return factor.astype(np.float32), (bias - mean * factor).astype(np.float32)
 
 
-def _conv_strides(ly: Layer) -> tuple[int, int, int]:
-    """stride_y, stride_x and dilation (the fork's parse_convolutional)."""
+def _conv_stride(ly: Layer) -> int:
+    """The stride (the fork's stride_x/stride_y: equal, else check_cfg refuses them; so
+    are dilated convolutions)."""
     stride = ly.get_int("stride", 1)
     if not ly.fork:
-        return stride, stride, 1
-    sx, sy = ly.get_int("stride_x", -1), ly.get_int("stride_y", -1)
-    sx, sy = sx if sx >= 1 else stride, sy if sy >= 1 else stride
+        return stride
+    sx = ly.get_int("stride_x", -1)
     ly.refuse(*FORK_CONV_REFUSED)
     if ly.sec.find("share_index")[1] is not None:
         raise ly.fail("share_index= is not supported by the ONNX exporter")
-    return sy, sx, 1 if ly.get_int("size", 1) == 1 else ly.get_int("dilation", 1)
+    return sx if sx >= 1 else stride
 
 
 def convolutional(ly: Layer) -> Tensor:
     n, size, groups = ly.get_int("filters", 1), ly.get_int("size", 1), ly.get_int("groups", 1)
-    sy, sx, dilation = _conv_strides(ly)
+    stride = _conv_stride(ly)
     pad = size // 2 if ly.get_int("pad", 0) else ly.get_int("padding", 0)
-    c, s = ly.prev.c, ly.shape
-    if dilation != 1 and (
-        (ly.prev.h + 2 * pad * dilation - dilation * (size - 1) - 1) // sy + 1 != s.h
-        or (ly.prev.w + 2 * pad * dilation - dilation * (size - 1) - 1) // sx + 1 != s.w
-    ):
-        raise ly.fail(f"dilation={dilation} with padding {pad} lays out a grid other than "
-                      "the layer's output")  # fmt: skip
+    c = ly.prev.c
     ly.refuse("xnor", "dontload")
     if ly.get_int("numload", 0) not in (0, n):
         raise ly.fail("numload= below filters= leaves filters Darknet initialises at random")
@@ -145,8 +136,8 @@ def convolutional(ly: Layer) -> Tensor:
     w = (w * factor[:, None, None, None]).astype(np.float32)
     g = ly.g
     y = g.op("Conv", [ly.image_input(), g.const(w, f"{ly.base}_w"), g.const(bias, f"{ly.base}_b")],
-             f"{ly.base}_conv", kernel_shape=[size, size], strides=[sy, sx],
-             pads=[pad * dilation] * 4, group=groups, dilations=[dilation] * 2)  # fmt: skip
+             f"{ly.base}_conv", kernel_shape=[size, size], strides=[stride, stride],
+             pads=[pad] * 4, group=groups)  # fmt: skip
     activation = ly.get_str("activation", "logistic")
     return Tensor(g.activate(y, activation, ly.base, CONV_ACTIVATIONS), True)
 
