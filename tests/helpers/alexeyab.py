@@ -37,8 +37,9 @@ CALIBRATION = ("dog.jpg", "person.jpg", "horses.jpg", "eagle.jpg", "giraffe.jpg"
 TIMEOUT = 1800
 # CPU only, no OpenCV; OpenMP for speed (its loops split rows, not sums: same numbers).
 # OPTS=-O2, not the Makefile's -Ofast: under -Ofast's finite-math assumption the fork's
-# logistic 1/(1+expf(-x)) gives NaN below x = -88 (0 at -O2), which seeded weights reach
-# in the swish networks: everything after such a layer would be NaN, nothing to compare.
+# logistic 1/(1+expf(-x)) gives NaN below x = -88 (0 at -O2), which seeded weights reached
+# in the swish networks before fork_weights() calibrated them: everything after such a
+# layer was NaN, nothing to compare.
 MAKE = ["make", "-j2", "GPU=0", "CUDNN=0", "OPENCV=0", "OPENMP=1", "AVX=0", "LIBSO=1",
         "OPTS=-O2"]  # fmt: skip
 
