@@ -156,9 +156,6 @@ def compare(name: str, cfg: Path, weights: Path, net: pydarknet.Network, image: 
     boxes); the boxes kept by one side only are then counted as flips."""
     t = THRESH - NEAR
     fork_post, our_post = theirs(cfg, weights, image, t), ours(net, image, t)
-    if len(fork_post[1]) and fork_post[1].shape[1] == 0:  # its detections print no probs
-        pytest.xfail(f"{name}: the fork's forward pass gives NaN here (its -Ofast build: "
-                     "logistic/swish of inputs below -88); nothing to compare")  # fmt: skip
     height, width = cv2.imread(image).shape[:2]
     size = (width, height)
     a, b = pairs(fork_post[0], fork_post[1], t), pairs(our_post[0], our_post[1], t)
@@ -208,48 +205,9 @@ def test_the_fork_is_reproduced(fork: Path, data_dir: Path, tmp_path: Path, name
     assert shape.dialect == "alexeyab"
     body = os.path.getsize(weights) - weights_header_bytes(str(weights))
     assert body == 4 * sum(ly.weights for ly in shape.layers)  # shortcut weights included
-    if name in ILL_CONDITIONED:
-        first_apart(cfg, weights, lossless(data_dir / IMAGES[0], cfg))
     fork_n, ours_n, worst, ties = reproduce(name, cfg, weights, data_dir, IMAGES[:count])
     assert fork_n > 0 and ours_n > 0, "nothing clear of the threshold to compare"
     TABLE[name] = (str(size or shape.width), count, fork_n, ours_n, worst, ties)
-
-
-# cfgs whose seeded weights make a layer's fp32 result depend on summation order
-ILL_CONDITIONED = {"yolov4-sam-mish-csp-reorg-bfm"}
-
-
-def our_layers(net: pydarknet.Network) -> list[np.ndarray]:
-    """Every layer's output of the network's last forward pass (batch 1), as (c, h, w)."""
-    ffi = net.backend.ffi
-    with net.locked() as ptr:
-        layers = [ptr.layers[i] for i in range(ptr.n)]
-        return [np.frombuffer(ffi.buffer(ly.output, 4 * ly.outputs), np.float32)
-                .reshape(ly.out_c, ly.out_h, ly.out_w).copy() for ly in layers]  # fmt: skip
-
-
-def first_apart(cfg: Path, weights: Path, image: str) -> None:
-    """Compare every layer's output with the fork's on ``image``: they agree to 1e-4 of
-    each layer's largest value up to an attention convolution of a [sam] whose inputs
-    reach 1e5 or more and whose logistic output lands near 0 (a sum of large terms that
-    cancel, decided by the order of fp32 additions); then xfail, naming it."""
-    _sized, theirs_out = fork_layers(cfg, weights, image)
-    with pydarknet.load_net(cfg, weights) as net:
-        raw_detect_arrays(net, [read_image(image)], THRESH)
-        mine = our_layers(net)
-    sections = read_cfg(cfg.read_bytes(), str(cfg))[1:]
-    apart = [i for i, (a, b) in enumerate(zip(theirs_out, mine, strict=True))
-             if np.abs(a - b).max() > 1e-4 * max(float(np.abs(a).max()), 1e-6)]  # fmt: skip
-    if not apart:
-        return
-    i = apart[0]
-    logistic = sections[i].find("activation")[1] == "logistic"
-    assert sections[i + 1].header == "[sam]" and logistic, (cfg.name, i, sections[i].header)
-    assert np.abs(mine[i - 1]).max() >= 1e5, (cfg.name, i)
-    pytest.xfail(f"{cfg.name}: every layer agrees with the fork up to layer {i}, the "
-                 f"attention convolution of a [sam], whose inputs reach "
-                 f"{np.abs(mine[i - 1]).max():.1e} with these seeded weights: fp32 "
-                 "summation order decides its output, and the detections after it")  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["yolov4-tiny", "yolov7-tiny"])

@@ -32,11 +32,14 @@ SHA256 = "3cf838136300ab03b956e9553ad08f7581d80aa422661fa651cfd7c5b79f9846"
 REPO = "https://github.com/AlexeyAB/darknet"
 ROOT = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("alexeyab_driver.c")
+# the images fork_weights() calibrates the seeded weights on (Darknet's data/, JPEGs)
+CALIBRATION = ("dog.jpg", "person.jpg", "horses.jpg", "eagle.jpg", "giraffe.jpg")
 TIMEOUT = 1800
 # CPU only, no OpenCV; OpenMP for speed (its loops split rows, not sums: same numbers).
 # OPTS=-O2, not the Makefile's -Ofast: under -Ofast's finite-math assumption the fork's
-# logistic 1/(1+expf(-x)) gives NaN below x = -88 (0 at -O2), which seeded weights reach
-# in the swish networks: everything after such a layer would be NaN, nothing to compare.
+# logistic 1/(1+expf(-x)) gives NaN below x = -88 (0 at -O2), which seeded weights reached
+# in the swish networks before fork_weights() calibrated them: everything after such a
+# layer was NaN, nothing to compare.
 MAKE = ["make", "-j2", "GPU=0", "CUDNN=0", "OPENCV=0", "OPENMP=1", "AVX=0", "LIBSO=1",
         "OPTS=-O2"]  # fmt: skip
 
@@ -131,8 +134,9 @@ def fork_cfg(name: str, dest_dir: Path, size: int | None = None) -> Path:
 
 def fork_weights(cfg: Path, out: Path, seed: int = 0) -> Path:
     """Seeded weights for ``cfg`` in the fork's layout, written by the fork's
-    save_weights() (alexeyab_driver.c says how they are drawn)."""
-    _driver("seed", cfg, out, str(seed))
+    save_weights(): drawn from ``seed``, every convolution then calibrated on the
+    CALIBRATION images (alexeyab_driver.c says how)."""
+    _driver("seed", cfg, out, str(seed), *(ROOT / "darknet/data" / f for f in CALIBRATION))
     return out
 
 

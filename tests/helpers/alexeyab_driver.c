@@ -3,8 +3,9 @@
  * tests: compiled against the fork's include/darknet.h and linked to its libdarknet.so
  * by tests/helpers/alexeyab.py, so that no struct of the fork is mirrored in Python.
  *
- *   seed   CFG OUT SEED               seeded parameters on the fork's parsed network,
- *                                     written by the fork's own save_weights()
+ *   seed   CFG OUT SEED IMAGE...      seeded parameters on the fork's parsed network,
+ *                                     every convolution calibrated on the images (see
+ *                                     calibrate()), written by the fork's save_weights()
  *   detect CFG WEIGHTS IMAGE THRESH HIER NMS
  *                                     the fork's `detector test` pipeline; one line per
  *                                     detection: x y w h objectness prob_0 .. prob_k-1
@@ -52,7 +53,7 @@ static void fill_uniform(float *x, int n, double lo, double hi)
 }
 
 /* He-normal kernels, biases and batch-norm means N(0, 0.1), scales and variances in
- * [0.5, 1.5]: activations keep their scale through deep networks. */
+ * [0.5, 1.5], shortcut weights in [0.5, 1.5]; calibrate() then scales each convolution. */
 static void seed_layer(layer *l)
 {
     if (l->type == CONVOLUTIONAL && !l->share_layer) {
@@ -75,53 +76,116 @@ static int is_head(network *net, int i)
            net->layers[i + 1].type == YOLO;
 }
 
-/* Detection heads rescaled per output channel so that, before their activation, box
- * terms are ~N(0, 1), objectness ~N(-4.5, 1.5) (a few confident cells) and classes
- * ~N(0, 2), measured on one forward pass of a seeded random input. */
-static void calibrate_heads(network *net)
+/* Mean and standard deviation of `count` blocks of n values, `stride` apart. */
+static void moments(const float *x, size_t n, int count, size_t stride, double *mean, double *std)
 {
-    ACTIVATION saved[net->n];
-    for (int i = 0; i < net->n; ++i)
-        if (is_head(net, i)) {
-            saved[i] = net->layers[i].activation;
-            net->layers[i].activation = LINEAR;
-        }
-    float *x = calloc((size_t)net->w * net->h * net->c, sizeof(float));
-    fill_uniform(x, net->w * net->h * net->c, 0, 1);
-    network_predict(*net, x);
-    free(x);
-    for (int i = 0; i < net->n; ++i) {
-        if (!is_head(net, i)) continue;
-        layer *l = net->layers + i;
-        int per = 5 + net->layers[i + 1].classes, hw = l->out_w * l->out_h;
-        for (int c = 0; c < l->out_c; ++c) {
-            const float *o = l->output + (size_t)c * hw;
-            double m = 0, s = 0;
-            for (int k = 0; k < hw; ++k) m += o[k];
-            m /= hw;
-            for (int k = 0; k < hw; ++k) s += (o[k] - m) * (o[k] - m);
-            s = sqrt(s / hw) + 1e-6;
-            int kind = c % per;
-            double mu = kind == 4 ? -4.5 : 0, sigma = kind < 4 ? 1 : kind == 4 ? 1.5 : 2;
-            double a = sigma / s, d = mu - a * m;
-            if (l->batch_normalize) {
-                l->scales[c] *= a;
-            } else {
-                int per_filter = l->nweights / l->n;
-                for (int k = 0; k < per_filter; ++k) l->weights[(size_t)c * per_filter + k] *= a;
-            }
-            l->biases[c] = (float)(a * l->biases[c] + d);
-        }
-        l->activation = saved[i];
+    double m = 0, s = 0;
+    for (int b = 0; b < count; ++b)
+        for (size_t k = 0; k < n; ++k) m += x[b * stride + k];
+    m /= (double)n * count;
+    for (int b = 0; b < count; ++b)
+        for (size_t k = 0; k < n; ++k) s += (x[b * stride + k] - m) * (x[b * stride + k] - m);
+    *mean = m;
+    *std = sqrt(s / ((double)n * count));
+}
+
+/* Output channel c of a convolution, before its activation, mapped to a * out + d: its
+ * batch-norm scale and bias, or without batch norm its filter and bias. */
+static void affine(layer *l, int c, double a, double d)
+{
+    if (l->batch_normalize) {
+        l->scales[c] = (float)(a * l->scales[c]);
+    } else {
+        int per_filter = l->nweights / l->n;
+        for (int k = 0; k < per_filter; ++k)
+            l->weights[(size_t)c * per_filter + k] = (float)(a * l->weights[(size_t)c * per_filter + k]);
+    }
+    l->biases[c] = (float)(a * l->biases[c] + d);
+}
+
+/* One convolution calibrated on its inputs (state, a batch): run with its activation
+ * LINEAR, each output channel moved to mean mu and std sigma over the batch (over the
+ * whole layer's outputs where a channel has fewer than 16 values, as after a global
+ * maxpool), where a detection head's box terms get N(0, 1), objectness N(-4.5, 1.5) (a
+ * few confident cells) and classes N(0, 2), every other convolution N(0, 1). */
+static void calibrate_conv(network *net, int i, network_state state)
+{
+    layer *l = net->layers + i, linear = *l;
+    linear.activation = LINEAR;
+    linear.forward(linear, state);
+    size_t hw = (size_t)l->out_w * l->out_h;
+    int head = is_head(net, i), per = head ? 5 + net->layers[i + 1].classes : 1;
+    int pooled = hw * l->batch < 16;
+    double m, s;
+    if (pooled) moments(l->output, (size_t)l->outputs, l->batch, (size_t)l->outputs, &m, &s);
+    for (int c = 0; c < l->out_c; ++c) {
+        if (!pooled) moments(l->output + c * hw, hw, l->batch, (size_t)l->outputs, &m, &s);
+        int kind = head ? c % per : -1;
+        double mu = kind == 4 ? -4.5 : 0;
+        double sigma = kind < 0 ? 1 : kind < 4 ? 1 : kind == 4 ? 1.5 : 2;
+        double a = s > 1e-3 ? sigma / s : sigma; /* a constant channel keeps its scale */
+        affine(l, c, a, mu - a * m);
     }
 }
 
-static int seed(char *cfg, char *out, unsigned long s)
+/* Layer-sequential unit variance (LSUV): the network's forward pass on a batch of
+ * images, one layer at a time as the fork's forward_network() runs it, each
+ * convolution calibrated (calibrate_conv) and then run again before the layers after it
+ * see its output.  He-normal seeds alone let activations grow to 1e5-1e6 through the
+ * shortcuts of deep cfgs, where sums of large terms that cancel (the 1x1 logistic
+ * attention convolutions of [sam]) are decided by fp32 summation order; calibrated,
+ * convolution outputs stay O(1)..O(10) and any summation order gives the same result to
+ * rounding.  Photographs, not seeded noise: calibrated on one image of noise (uniform,
+ * or with a photograph's 1/f spectrum), yolov4 at 320x320 gave head outputs hundreds
+ * of times over their targets on dog.jpg, the mismatch compounding from layer to
+ * layer; calibrated on a batch of photographs, every test image keeps them. */
+static void calibrate(network *net, float *x)
+{
+    network_state state = {0};
+    state.net = *net;
+    state.input = x;
+    state.workspace = net->workspace;
+    for (int i = 0; i < net->n; ++i) {
+        layer l = net->layers[i];
+        state.index = i;
+        if (l.type == CONVOLUTIONAL && !l.share_layer) calibrate_conv(net, i, state);
+        l.forward(l, state);
+        state.input = l.output;
+    }
+}
+
+/* The images sized as the fork's detector test sizes them, one batch. */
+static float *batch_of(network *net, char **paths, int n)
+{
+    size_t one = (size_t)net->w * net->h * net->c;
+    float *x = malloc(sizeof(float) * one * n);
+    for (int b = 0; b < n; ++b) {
+        image im = load_image(paths[b], 0, 0, net->c);
+        image sized = net->letter_box ? letterbox_image(im, net->w, net->h)
+                                      : resize_image(im, net->w, net->h);
+        memcpy(x + b * one, sized.data, sizeof(float) * one);
+        free_image(im);
+        free_image(sized);
+    }
+    return x;
+}
+
+static int seed(char *cfg, char *out, unsigned long s, char **images, int n)
 {
     rng_state = 0x9E3779B97F4A7C15ULL ^ (s * 0xBF58476D1CE4E5B9ULL + 1);
-    network net = parse_network_cfg_custom(cfg, 1, 1);
+    for (int b = 0; b < n; ++b) {
+        FILE *probe = fopen(images[b], "rb"); /* the fork's load_image() goes on without */
+        if (!probe) {
+            fprintf(stderr, "cannot open image %s\n", images[b]);
+            return 1;
+        }
+        fclose(probe);
+    }
+    network net = parse_network_cfg_custom(cfg, n, 1);
     for (int i = 0; i < net.n; ++i) seed_layer(net.layers + i);
-    calibrate_heads(&net);
+    float *x = batch_of(&net, images, n);
+    calibrate(&net, x);
+    free(x);
     save_weights(net, out);
     return 0;
 }
@@ -192,7 +256,8 @@ static int layers(char *cfg, char *weights, char *path, char *out)
 
 int main(int argc, char **argv)
 {
-    if (argc == 5 && !strcmp(argv[1], "seed")) return seed(argv[2], argv[3], strtoul(argv[4], 0, 10));
+    if (argc >= 6 && !strcmp(argv[1], "seed"))
+        return seed(argv[2], argv[3], strtoul(argv[4], 0, 10), argv + 5, argc - 5);
     if (argc == 8 && !strcmp(argv[1], "detect"))
         return detect(argv[2], argv[3], argv[4], atof(argv[5]), atof(argv[6]), atof(argv[7]));
     if (argc == 6 && !strcmp(argv[1], "layers")) return layers(argv[2], argv[3], argv[4], argv[5]);
