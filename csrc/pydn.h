@@ -70,7 +70,8 @@ int pydn_parse_network(const char *cfg, network **out);    /* cfg only, batch 1 
  * parser, as pydn_parse_network), or AlexeyAB's fork at 59596d78 (csrc/ab/: its layers
  * and options, batch norm fused as its detector does, its box decoding and NMS).  A
  * cfg the dialect cannot run fails with -1 and a message naming what (never exits).
- * Fork networks run on the CPU only for now (gpu_index >= 0: -1). */
+ * Built while gpu_index >= 0 (a GPU build), a fork network runs on that GPU
+ * (csrc/ab/ab_cuda.cu), like upstream's. */
 #define PYDN_PJREDDIE 0
 #define PYDN_ALEXEYAB 1
 int pydn_parse_network_dialect(const char *cfg, int dialect, network **out);
