@@ -139,7 +139,7 @@ void pydn_forward(network *net, float *input);
 void pydn_fast_prepare(network *net);
 /* Layer i's forward alone on `input`, at the network's batch, reading the other layers'
  * outputs as they are (a fused conv + maxpool pair runs as two layers): for tests that
- * compare one layer at a time. */
+ * compare one layer at a time.  CPU networks only (-1 for one on a GPU). */
 int pydn_forward_layer(network *net, int i, const float *input);
 /* Upstream's layer forwards again (for comparisons), until the next prepare. */
 void pydn_fast_restore(network *net);

@@ -322,12 +322,9 @@ def test_what_the_dialect_cannot_run_is_refused(tmp_path: Path, section: str, na
 
 
 # --- the GPU (csrc/ab/ab_cuda.cu; benchmarks/gpu_check.sh runs this file there) ----------
-
-
 @pytest.fixture(autouse=True)
 def on_the_cpu() -> Iterator[None]:
-    """This file's networks are built on the CPU unless a test says otherwise: in a GPU
-    build Darknet's gpu_index starts at 0, which would put them on GPU 0."""
+    """Networks on the CPU unless a test says otherwise (a GPU build's gpu_index is 0)."""
     assert lib.pydn_use_device(-1) == 0
     yield
     assert lib.pydn_use_device(-1) == 0
@@ -359,6 +356,8 @@ def run_on(gpu: int, cfg: Path, weights: Path, images: list[np.ndarray]) -> tupl
     assert lib.pydn_use_device(gpu) == 0, error_text()
     with network(cfg, weights) as net:
         assert net.gpu_index == gpu
+        if gpu >= 0:  # one layer alone: on CPU networks only
+            assert lib.pydn_forward_layer(net, 0, ffi.cast("float *", net.input)) == -1
         alone = []
         for i, im in enumerate(images):
             alone.append(detect_u8(net, [im])[0])
@@ -383,7 +382,7 @@ def test_fork_networks_run_on_a_gpu_as_on_the_cpu(fork: Path, png: Path, tmp_pat
         cfg.write_text(OPTIONS_CFG)
     else:
         cfg = fork_cfg(name, tmp_path, size)
-    weights = fork_weights(cfg, tmp_path / "seeded.weights", seed=3)
+    weights = fork_weights(cfg, tmp_path / "seeded.weights", seed=3 if name == "options" else 0)
     images = [rgb(png), np.ascontiguousarray(np.asarray(Image.open(data_dir / "horses.jpg")))]
     cpu = run_on(-1, cfg, weights, images)
     gpu = run_on(0, cfg, weights, images)
