@@ -11,8 +11,9 @@
 #   3. Runs the fork cfgs of the AlexeyAB dialect again, on their own, for the record
 #      (tests/test_alexeyab_layers.py: yolov4-tiny, yolov7-tiny,
 #      yolov4-sam-mish-csp-reorg-bfm and every other fork option against AlexeyAB's
-#      own library; fork networks run on the CPU in this build, and must be refused on
-#      the GPU with a clear error until the plugin has their CUDA forwards).
+#      own library on the CPU; then yolov4-tiny, yolov7-tiny and the fork-options cfg
+#      on GPU 0 (csrc/ab/ab_cuda.cu) against the CPU: every layer's output, and the
+#      detections alone, as a batch and at batch 1 again, |dp| <= 0.02, IoU >= 0.97).
 #   4. Runs benchmarks/gpu_bench.py: GPU detections vs CPU ones (|dp| <= 0.02,
 #      IoU >= 0.97) and per-image latency / throughput of yolov3-tiny and yolov3 at
 #      batch 1 and 8.

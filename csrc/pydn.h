@@ -70,7 +70,8 @@ int pydn_parse_network(const char *cfg, network **out);    /* cfg only, batch 1 
  * parser, as pydn_parse_network), or AlexeyAB's fork at 59596d78 (csrc/ab/: its layers
  * and options, batch norm fused as its detector does, its box decoding and NMS).  A
  * cfg the dialect cannot run fails with -1 and a message naming what (never exits).
- * Fork networks run on the CPU only for now (gpu_index >= 0: -1). */
+ * Built while gpu_index >= 0 (a GPU build), a fork network runs on that GPU
+ * (csrc/ab/ab_cuda.cu), like upstream's. */
 #define PYDN_PJREDDIE 0
 #define PYDN_ALEXEYAB 1
 int pydn_parse_network_dialect(const char *cfg, int dialect, network **out);
@@ -138,7 +139,7 @@ void pydn_forward(network *net, float *input);
 void pydn_fast_prepare(network *net);
 /* Layer i's forward alone on `input`, at the network's batch, reading the other layers'
  * outputs as they are (a fused conv + maxpool pair runs as two layers): for tests that
- * compare one layer at a time. */
+ * compare one layer at a time.  CPU networks only (-1 for one on a GPU). */
 int pydn_forward_layer(network *net, int i, const float *input);
 /* Upstream's layer forwards again (for comparisons), until the next prepare. */
 void pydn_fast_restore(network *net);

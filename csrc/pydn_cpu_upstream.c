@@ -12,6 +12,12 @@ void pydn_fast_prepare(network *net) { (void)net; }
 
 int pydn_forward_layer(network *net, int i, const float *input)
 {
+#ifdef GPU
+    if (net->gpu_index >= 0) { /* its CPU forward would take net->workspace, a device one */
+        pydn_set_error("a layer's forward alone runs on CPU networks only");
+        return -1;
+    }
+#endif
     PYDN_GUARD_BEGIN
     network n = *net;
     n.train = 0;

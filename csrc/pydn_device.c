@@ -125,3 +125,22 @@ void pydn_batch_network(network *net, int batch)
     net->batch = batch;
     for (int i = 0; i < net->n; ++i) net->layers[i].batch = batch;
 }
+
+int pydn_layer_output(network *net, int i, float *out, size_t n)
+{
+    if (i < 0 || i >= net->n || n > (size_t)net->layers[i].outputs * net->batch) {
+        pydn_set_error("layer %d of %d, %zu floats: out of range", i, net->n, n);
+        return -1;
+    }
+    layer *l = net->layers + i;
+#ifdef GPU
+    if (net->gpu_index >= 0 && l->output_gpu) {
+        PYDN_GUARD_BEGIN
+        cuda_set_device(net->gpu_index);
+        cuda_pull_array(l->output_gpu, out, n);
+        PYDN_GUARD_END
+    }
+#endif
+    memcpy(out, l->output, sizeof(float) * n);
+    return 0;
+}

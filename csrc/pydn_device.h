@@ -25,5 +25,9 @@ int pydn_use_device(int gpu);
  * cuDNN descriptors whatever the device).  Unguarded: for use inside guarded entry
  * points; `batch` must not exceed the batch the network's buffers were allocated for. */
 void pydn_batch_network(network *net, int batch);
+/* Layer i's output after a forward pass: its first n floats (at most outputs x batch)
+ * into out, from the device for a network on a GPU (where the host holds only the
+ * last layer's and the detection layers'). */
+int pydn_layer_output(network *net, int i, float *out, size_t n);
 
 #endif /* PYDN_DEVICE_H */

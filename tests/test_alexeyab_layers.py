@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from helpers.alexeyab import fork_cfg, fork_detect, fork_dir, fork_layers, fork_weights
+from helpers.compare import mismatches
 from PIL import Image
 
 from pydarknet._lib import ffi, lib
@@ -320,17 +321,79 @@ def test_what_the_dialect_cannot_run_is_refused(tmp_path: Path, section: str, na
     assert "alexeyab dialect" in error_text() and named in error_text()
 
 
-def test_fork_networks_are_refused_on_a_gpu(tmp_path: Path, darknet_dir: Path) -> None:
-    """Until the CUDA plugin has the fork's layers: a clear error, not a wrong result
-    (benchmarks/gpu_check.sh runs this file on the GPU machine)."""
+# --- the GPU (csrc/ab/ab_cuda.cu; benchmarks/gpu_check.sh runs this file there) ----------
+@pytest.fixture(autouse=True)
+def on_the_cpu() -> Iterator[None]:
+    """Networks on the CPU unless a test says otherwise (a GPU build's gpu_index is 0)."""
+    assert lib.pydn_use_device(-1) == 0
+    yield
+    assert lib.pydn_use_device(-1) == 0
+
+
+def gpu_or_skip() -> None:
     count = ffi.new("int *")
     if not lib.pydn_build_flags() & 1 or lib.pydn_gpu_count(count) != 0 or count[0] < 1:
         pytest.skip("not a GPU build on a machine with a GPU")
-    out = ffi.new("network **")
-    assert lib.pydn_use_device(0) == 0
-    try:
-        cfg = os.fsencode(darknet_dir / "cfg" / "yolov3-tiny.cfg")
-        assert lib.pydn_parse_network_dialect(cfg, ALEXEYAB, out) == -1
-        assert "CPU only" in error_text()
-    finally:
-        assert lib.pydn_use_device(-1) == 0
+
+
+def every_output(net: Any) -> list[np.ndarray]:
+    """Each layer's output for image 0 of the last pass, from the device on a GPU."""
+    outs = []
+    for i in range(net.n):
+        out = np.empty(net.layers[i].outputs, np.float32)
+        assert lib.pydn_layer_output(net, i, ffi.from_buffer("float[]", out), out.size) == 0
+        outs.append(out)
+    return outs
+
+
+def as_dets(dets: list[tuple[float, ...]]) -> list[tuple[object, float, tuple[float, ...]]]:
+    return [(c, p, d[:4]) for d in dets for c, p in enumerate(d[5:]) if p > 0]
+
+
+def run_on(gpu: int, cfg: Path, weights: Path, images: list[np.ndarray]) -> tuple[Any, ...]:
+    """Detections per image alone, the batch's, one image again after the batch (buffers
+    grown, then back at batch 1), and every layer's output of the first image's pass."""
+    assert lib.pydn_use_device(gpu) == 0, error_text()
+    with network(cfg, weights) as net:
+        assert net.gpu_index == gpu
+        if gpu >= 0:  # one layer alone: on CPU networks only
+            assert lib.pydn_forward_layer(net, 0, ffi.cast("float *", net.input)) == -1
+        alone = []
+        for i, im in enumerate(images):
+            alone.append(detect_u8(net, [im])[0])
+            if i == 0:
+                outs = every_output(net)
+        together = detect_u8(net, images)
+        again = detect_u8(net, images[:1])[0]
+    return alone, together, again, outs
+
+
+@pytest.mark.parametrize(("name", "size"), [("yolov4-tiny", 160), ("yolov7-tiny", 160),
+                                            ("options", 32)])  # fmt: skip
+def test_fork_networks_run_on_a_gpu_as_on_the_cpu(fork: Path, png: Path, tmp_path: Path,
+                                                  data_dir: Path, name: str,
+                                                  size: int) -> None:  # fmt: skip
+    """GPU 0 against the CPU, same seeded weights: every layer's output for the first
+    image, and the detections (|dp| <= 0.02, IoU >= 0.97, both ways) of two images
+    alone, as a batch, and at batch 1 again after the batch."""
+    gpu_or_skip()
+    if name == "options":
+        cfg = tmp_path / "options.cfg"
+        cfg.write_text(OPTIONS_CFG)
+    else:
+        cfg = fork_cfg(name, tmp_path, size)
+    weights = fork_weights(cfg, tmp_path / "seeded.weights", seed=3 if name == "options" else 0)
+    images = [rgb(png), np.ascontiguousarray(np.asarray(Image.open(data_dir / "horses.jpg")))]
+    cpu = run_on(-1, cfg, weights, images)
+    gpu = run_on(0, cfg, weights, images)
+    for i, (ref, got) in enumerate(zip(cpu[3], gpu[3], strict=True)):
+        diff = np.abs(got - ref)
+        bad = diff > 1e-3 * (np.abs(ref).max() + 1e-6)
+        assert bad.sum() <= ref.size // 1000, f"layer {i}: {bad.sum()} of {ref.size} outputs " \
+            f"differ, by up to {diff.max():g} (largest output {np.abs(ref).max():g})"  # fmt: skip
+    pairs = [*zip(cpu[0], gpu[0], strict=True), *zip(cpu[1], gpu[1], strict=True),
+             (cpu[2], gpu[2]), (gpu[0][0], gpu[2])]  # fmt: skip
+    for ref, got in pairs:
+        assert not (problems := mismatches(as_dets(ref), as_dets(got), 0.25)), problems
+    if name != "options":  # 32x32, one class: the layers are the check
+        assert sum(len(d) for d in cpu[0]) > 0

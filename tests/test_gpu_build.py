@@ -102,6 +102,16 @@ def dynamic_section(wheel: Path, tmp: Path) -> str:
     ).stdout
 
 
+def exported(wheel: Path, tmp: Path) -> str:
+    """The library's dynamic symbols (readelf --dyn-syms)."""
+    with zipfile.ZipFile(wheel) as z:
+        z.extract("pydarknet/libdarknet.so", tmp)
+    lib = tmp / "pydarknet" / "libdarknet.so"
+    return subprocess.run(
+        ["readelf", "--dyn-syms", "-W", str(lib)], capture_output=True, text=True, check=True
+    ).stdout
+
+
 def requirements(wheel: Path) -> list[str]:
     with zipfile.ZipFile(wheel) as z:
         name = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
@@ -127,6 +137,10 @@ def test_gpu_wheel_links_cuda_and_runs_without_gpu(clone: Path, tmp_path: Path) 
         assert f"[{soname}]" in elf, soname
     assert "$ORIGIN/../nvidia/cu13/lib" in elf and "$ORIGIN/../nvidia/cudnn/lib" in elf
     assert ".nv_fatbin" in elf  # the kernels are in
+    # the fork dialect's CUDA forwards (csrc/ab/ab_cuda.cu) are compiled and linked in
+    symbols = exported(wheel, tmp_path / "y")
+    for name in ("pydn_ab_forward_conv_gpu", "pydn_ab_forward_yolo_gpu", "pydn_ab_gpu_layer"):
+        assert name in symbols, name
     reqs = " ".join(requirements(wheel))
     for dist in ("nvidia-cuda-runtime", "nvidia-cublas", "nvidia-curand", "nvidia-cudnn-cu13"):
         assert dist in reqs
@@ -159,6 +173,8 @@ if not pydarknet.gpu_available():
         warnings.simplefilter("always")
         net = pydarknet.load_net(cfg)
     assert net.device == "cpu" and any("CPU" in str(w.message) for w in caught)
+    fork = pydarknet.load_net(cfg, device="cpu", dialect="alexeyab")  # csrc/ab, gpu_index -1
+    assert fork.device == "cpu" and fork.dialect == "alexeyab"
     try:
         pydarknet.load_net(cfg, gpu=0)
         raise SystemExit("gpu=0 did not raise")
@@ -182,4 +198,5 @@ def test_cpu_wheel_has_no_cuda(clone: Path, tmp_path: Path) -> None:
     wheel = build_wheel(clone, tmp_path / "cpu", None)
     elf = dynamic_section(wheel, tmp_path / "x")
     assert "cuda" not in elf.lower() and "cudnn" not in elf.lower() and "nvidia" not in elf
+    assert "pydn_ab_forward_conv_gpu" not in exported(wheel, tmp_path / "y")
     assert not any(r.startswith("nvidia") for r in requirements(wheel))

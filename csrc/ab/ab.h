@@ -10,6 +10,7 @@
  *   ab_weights.c  weights: load, count, fuse batch norm the fork's way
  *   ab_detect.c   boxes (the fork's yolo decode) and its NMS kinds
  *   ab_fast.c     fork layers of the DARKNET_FAST build (csrc/fast/network.c's table)
+ *   ab_cuda.cu    the same forwards in CUDA (GPU builds), device buffers and weights
  *
  * WHERE THE FORK'S PARAMETERS LIVE.  Upstream's layer struct has no fields for them and
  * darknet/ is never edited.  A side table was the alternative, but every forward gets
@@ -47,25 +48,31 @@
 #define PYDN_AB_SCALE_CHANNELS ((LAYER_TYPE)65)
 
 /* Activations: `activation` holds upstream's ACTIVATION value for the names both have
- * and compute alike (RELU, TANH, ...), and these for the fork's own. */
-#define PYDN_AB_SWISH ((ACTIVATION)32)
-#define PYDN_AB_MISH ((ACTIVATION)33)
-#define PYDN_AB_HARD_MISH ((ACTIVATION)34)
-#define PYDN_AB_RELU6 ((ACTIVATION)35)
-#define PYDN_AB_GELU ((ACTIVATION)36)
+ * and compute alike (RELU, TANH, ...), and these for the fork's own.  The AB_* integer
+ * codes are for code that also compiles as CUDA C++ (ab_act.h), where a cast of 32..38
+ * to ACTIVATION is out of the enum's range. */
+enum { AB_SWISH = 32, AB_MISH, AB_HARD_MISH, AB_RELU6, AB_GELU, AB_LOGISTIC, AB_LEAKY };
+#define PYDN_AB_SWISH ((ACTIVATION)AB_SWISH)
+#define PYDN_AB_MISH ((ACTIVATION)AB_MISH)
+#define PYDN_AB_HARD_MISH ((ACTIVATION)AB_HARD_MISH)
+#define PYDN_AB_RELU6 ((ACTIVATION)AB_RELU6)
+#define PYDN_AB_GELU ((ACTIVATION)AB_GELU)
 /* The fork's logistic and leaky where their arithmetic differs from upstream's: float
  * expf (upstream: double exp), and a conv's leaky in double (.1 * x) */
-#define PYDN_AB_LOGISTIC ((ACTIVATION)37)
-#define PYDN_AB_LEAKY ((ACTIVATION)38)
+#define PYDN_AB_LOGISTIC ((ACTIVATION)AB_LOGISTIC)
+#define PYDN_AB_LEAKY ((ACTIVATION)AB_LEAKY)
 
 enum { AB_DEFAULT_NMS, AB_GREEDY_NMS, AB_DIOU_NMS, AB_CORNERS_NMS };
 enum { AB_NO_NORM, AB_RELU_NORM, AB_SOFTMAX_NORM };
 
-/* The fork's per-network settings (ab_parse.c's registry). */
+/* The fork's per-network settings (ab_parse.c's registry), and on a GPU what its
+ * device buffers hold (ab_cuda.cu): images per buffer, workspace bytes. */
 typedef struct {
     int letter_box;
+    int gpu_batch;
+    size_t gpu_workspace;
 } pydn_ab_net;
-const pydn_ab_net *pydn_ab_find(const network *net); /* NULL: not a fork network */
+pydn_ab_net *pydn_ab_find(const network *net); /* NULL: not a fork network */
 void pydn_ab_forget(const network *net);             /* at free */
 
 /* ab_parse.c: the network, or NULL with pydn_last_error() set (upstream's own errors
@@ -104,6 +111,26 @@ void pydn_ab_forward_reorg(layer l, network net);
 void pydn_ab_forward_sam(layer l, network net);
 void pydn_ab_forward_scale_channels(layer l, network net);
 void pydn_ab_forward_yolo(layer l, network net);
+
+#ifdef GPU
+/* ab_cuda.cu (GPU builds), for networks built while gpu_index >= 0: the same forwards
+ * on the device.  Layer l's forward_gpu and device buffers, once built (-1: refused,
+ * with pydn_last_error() set); the network's input and workspace; weights to the
+ * device (after load and fuse); the device buffers grown to `batch` images. */
+int pydn_ab_gpu_layer(layer *l);
+void pydn_ab_gpu_network(network *net, pydn_ab_net *info, size_t workspace);
+void pydn_ab_gpu_push(network *net);
+void pydn_ab_gpu_fit_batch(network *net, pydn_ab_net *info, int batch);
+void pydn_ab_activate_gpu(float *x, size_t n, int a, int who);
+void pydn_ab_forward_conv_gpu(layer l, network net);
+void pydn_ab_forward_route_gpu(layer l, network net);
+void pydn_ab_forward_shortcut_gpu(layer l, network net);
+void pydn_ab_forward_maxpool_gpu(layer l, network net);
+void pydn_ab_forward_reorg_gpu(layer l, network net);
+void pydn_ab_forward_sam_gpu(layer l, network net);
+void pydn_ab_forward_scale_channels_gpu(layer l, network net);
+void pydn_ab_forward_yolo_gpu(layer l, network net);
+#endif
 
 /* ab_fast.c (DARKNET_FAST builds) */
 void pydn_ab_fast_maxpool(layer l, network net);

@@ -170,7 +170,8 @@ detection *pydn_ab_boxes(network *net, int w, int h, float thresh, float nms, in
 }
 
 /* Every buffer a forward writes per image, grown to `batch` images where it is
- * smaller (upstream's resize_network does not know the fork's layers). */
+ * smaller (upstream's resize_network does not know the fork's layers); on a GPU also
+ * the device's (ab_cuda.cu). */
 static void fit(void *p, size_t bytes)
 {
     void **at = p;
@@ -189,4 +190,7 @@ void pydn_ab_fit_batch(network *net, int batch)
         if (l->indexes) fit(&l->indexes, sizeof(int) * l->outputs * batch);
     }
     net->output = net->layers[net->n - 1].output;
+#ifdef GPU
+    if (net->gpu_index >= 0) pydn_ab_gpu_fit_batch(net, pydn_ab_find(net), batch);
+#endif
 }

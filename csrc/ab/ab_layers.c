@@ -5,7 +5,6 @@
  * that compute what upstream's do keep upstream's forward (ab_parse.c).
  */
 #include <float.h>
-#include <math.h>
 #include <string.h>
 
 #include "ab.h"
@@ -18,56 +17,22 @@ float pydn_ab_mish(float x) { return pydn_ab_mish_of(x); }
 float pydn_ab_swish(float x) { return pydn_ab_swish_of(x); }
 float pydn_ab_hard_mish(float x) { return pydn_ab_hard_mish_of(x); }
 
-/* src/activations.c activate() of the fork: note that it has no case for relu6, swish,
- * mish and hard_mish, which therefore give 0 where a layer's code reaches it. */
-static float fork_activate(float x, ACTIVATION a)
-{
-    switch ((int)a) {
-    case LINEAR: return x;
-    case PYDN_AB_LOGISTIC: return pydn_ab_logistic(x);
-    case LOGGY: return 2.f / (1.f + expf(-x)) - 1;
-    case RELU: return x * (x > 0);
-    case ELU: return (x >= 0) * x + (x < 0) * (expf(x) - 1);
-    case SELU: return (x >= 0) * 1.0507f * x + (x < 0) * 1.0507f * 1.6732f * (expf(x) - 1);
-    case PYDN_AB_GELU: return (0.5 * x * (1 + tanhf(0.797885 * x + 0.035677 * powf(x, 3))));
-    case RELIE: return (x > 0) ? x : .01f * x;
-    case RAMP: return x * (x > 0) + .1f * x;
-    case PYDN_AB_LEAKY: return (x > 0) ? x : .1f * x;
-    case TANH: return pydn_ab_tanh(x);
-    case PLSE:
-        if (x < -4) return .01f * (x + 4);
-        if (x > 4) return .01f * (x - 4) + 1;
-        return .125f * x + .5f;
-    case STAIR: {
-        int n = floorf(x);
-        if (n % 2 == 0) return floorf(x / 2.f);
-        return (x - n) + floorf(x / 2.f);
-    }
-    case HARDTAN: return x < -1 ? -1 : x > 1 ? 1 : x;
-    case LHTAN:
-        if (x < 0) return .001f * x;
-        if (x > 1) return .001f * (x - 1) + 1;
-        return x;
-    default: return 0;
-    }
-}
-
-/* The fork's three code paths: a conv layer's (activate_array_swish/_mish/_hard_mish,
- * else activate_array_cpu_custom), a shortcut's (swish and mish, else the same), and
- * activate_array() of the other layers. */
+/* The fork's three code paths (pydn_ab_act of ab_act.h, which the CUDA kernels
+ * compute too), with the common kinds' loops written out so that they vectorize. */
 void pydn_ab_activate(float *x, size_t n, ACTIVATION a, int who)
 {
-    if (a == PYDN_AB_SWISH && who != AB_ACT_PLAIN) {
+    int code = (int)a;
+    if (code == AB_SWISH && who != AB_ACT_PLAIN) {
         for (size_t i = 0; i < n; ++i) x[i] = pydn_ab_swish_of(x[i]);
-    } else if (a == PYDN_AB_MISH && who != AB_ACT_PLAIN) {
+    } else if (code == AB_MISH && who != AB_ACT_PLAIN) {
         for (size_t i = 0; i < n; ++i) x[i] = pydn_ab_mish_of(x[i]);
-    } else if (a == PYDN_AB_HARD_MISH && who == AB_ACT_CONV) {
+    } else if (code == AB_HARD_MISH && who == AB_ACT_CONV) {
         for (size_t i = 0; i < n; ++i) x[i] = pydn_ab_hard_mish_of(x[i]);
-    } else if (a == LINEAR) {
-    } else if (a == PYDN_AB_LEAKY && who != AB_ACT_PLAIN) { /* activate_array_cpu_custom */
+    } else if (code == LINEAR) {
+    } else if (code == AB_LEAKY && who != AB_ACT_PLAIN) { /* activate_array_cpu_custom */
         for (size_t i = 0; i < n; ++i) x[i] = pydn_ab_leaky_of(x[i]);
     } else {
-        for (size_t i = 0; i < n; ++i) x[i] = fork_activate(x[i], a);
+        for (size_t i = 0; i < n; ++i) x[i] = pydn_ab_act(x[i], code, who);
     }
 }
 

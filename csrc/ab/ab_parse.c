@@ -4,7 +4,8 @@
  * [net] section here, each layer section in ab_sections.c.  What this dialect cannot
  * run (training-only and recurrent layers, options that change the computation and are
  * not implemented) is refused with an error naming it, never an exit.  Also the
- * registry of fork networks (ab.h).
+ * registry of fork networks (ab.h).  Built while gpu_index >= 0 (a GPU build), the
+ * network also gets its device buffers and forwards (ab_cuda.cu).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -50,7 +51,7 @@ static int remember(const network *net, pydn_ab_net info)
     return 0;
 }
 
-const pydn_ab_net *pydn_ab_find(const network *net)
+pydn_ab_net *pydn_ab_find(const network *net)
 {
     pthread_mutex_lock(&registry_lock);
     entry *e = registry;
@@ -111,7 +112,11 @@ static network *build(list *sections, pydn_ab_net *info)
         return NULL;
     }
     network *net = make_network(sections->size - 1);
-    net->gpu_index = -1; /* the CPU (see pydn_ab_parse) */
+#ifdef GPU
+    net->gpu_index = gpu_index; /* pydn_use_device's: -1 for the CPU */
+#else
+    net->gpu_index = -1;
+#endif
     pydn_ab_cursor p = {net, 0, 0, 0, 0, 0};
     size_t workspace = 0;
     if (parse_net(net, s->options, info)) goto fail;
@@ -127,6 +132,10 @@ static network *build(list *sections, pydn_ab_net *info)
         l.dontloadscales = option_find_int_quiet(s->options, "dontloadscales", 0);
         drop_training_buffers(&l);
         net->layers[p.index] = l;
+#ifdef GPU
+        /* the device buffers and forward_gpu (upstream's constructors made theirs) */
+        if (net->gpu_index >= 0 && pydn_ab_gpu_layer(net->layers + p.index)) goto fail;
+#endif
         if (l.workspace_size > workspace) workspace = l.workspace_size;
         p.h = l.out_h;
         p.w = l.out_w;
@@ -142,6 +151,12 @@ static network *build(list *sections, pydn_ab_net *info)
     net->output = out.output;
     net->input = calloc(net->inputs, sizeof(float));
     net->truth = calloc(net->truths, sizeof(float));
+#ifdef GPU
+    if (net->gpu_index >= 0) {
+        pydn_ab_gpu_network(net, info, workspace);
+        return net;
+    }
+#endif
     if (workspace) net->workspace = calloc(1, workspace);
     return net;
 fail:
@@ -151,19 +166,14 @@ fail:
 
 network *pydn_ab_parse(const char *cfg)
 {
-#ifdef GPU
-    if (gpu_index >= 0) {
-        refuse("fork networks run on the CPU only in this version (device=\"cpu\")");
-        return NULL;
-    }
-#endif
     list *sections = read_cfg((char *)cfg);
     pydn_ab_net info = {0};
     network *net = build(sections, &info);
     for (node *n = sections->front; n; n = n->next) free_section(n->val);
     free_list(sections);
     if (!net) return NULL;
-    pydn_ab_fuse(net); /* batch norm folded from the start, as after every load */
+    pydn_ab_fuse(net); /* batch norm folded from the start, as after every load (and
+                        * on a GPU the weights pushed to the device) */
     if (remember(net, info)) {
         pydn_set_error("out of memory");
         discard(net);

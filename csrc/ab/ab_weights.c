@@ -59,6 +59,9 @@ void pydn_ab_fuse(network *net)
         if (l->type == CONVOLUTIONAL) fuse_conv(l);
         if (l->type == SHORTCUT) fuse_shortcut(l);
     }
+#ifdef GPU
+    if (net->gpu_index >= 0) pydn_ab_gpu_push(net); /* as load_weights pushes each layer */
+#endif
 }
 
 /* fread as the fork does it: a short file leaves the rest as it was. */
