@@ -190,6 +190,7 @@ def prepare_fork(name: str, folder: Path, bgr: np.ndarray, image: str
                  ) -> dict:  # type: ignore[type-arg]  # fmt: skip
     """A cfg of AlexeyAB's darknet (batch 1) with seeded weights its save_weights()
     writes, and the fork's own detections of the image as the reference."""
+    import cv2
     from helpers.alexeyab import fork_cfg, fork_detect, fork_dir, fork_weights
 
     if fork_dir() is None:
@@ -203,9 +204,13 @@ def prepare_fork(name: str, folder: Path, bgr: np.ndarray, image: str
     thresh, candidates = threshold(onnx_path, x, yolo_heads(cfg), shape.width, shape.height)
     settings = settings_of(cfg, weights, onnx_path, thresh, candidates)
     h, w = bgr.shape[:2]
+    # the fork (built without OpenCV) decodes JPEGs with stb_image, the engines with
+    # libjpeg, a few levels apart in some pixels: it gets a PNG of the engines' pixels
+    png = folder / "image.png"
+    cv2.imwrite(str(png), bgr)
     settings["reference"] = [
         [str(j), p, [d.bbox[0] * w, d.bbox[1] * h, d.bbox[2] * w, d.bbox[3] * h]]
-        for d in fork_detect(cfg, weights, image, thresh) for j, p in enumerate(d.probs)
+        for d in fork_detect(cfg, weights, png, thresh) for j, p in enumerate(d.probs)
         if p > thresh
     ]  # fmt: skip
     return settings
@@ -311,7 +316,9 @@ def bench_net(name: str, settings: dict, engines: list[str], args: argparse.Name
                 print(f"  ! {exc}")
                 workers.pop(e)
                 continue
-            bad = mismatches(got, want, settings["thresh"])
+            # boxes in pixels: those a pixel or two wide (seeded YOLOv7 heads make
+            # some) match within half a pixel, where IoU is ill-conditioned
+            bad = mismatches(got, want, settings["thresh"], pixel=0.5)
             status = "same detections" if not bad else f"DIFFERENT, not timed: {bad[:3]}"
             print(f"  {e:14s} {len(got):3d} detections: {status}")
             if bad:
@@ -320,6 +327,9 @@ def bench_net(name: str, settings: dict, engines: list[str], args: argparse.Name
             for _ in range(3):
                 w.ask("detect")
         names = list(workers)
+        if not names:
+            print("  no engine gave the reference detections: nothing timed")
+            return
         # Per engine and round: a call after a pause (every engine's threads, ours and
         # the peers' pools that spin for work after a call, have gone quiet: no engine
         # runs on cores another one still holds) and a call right after it (the
