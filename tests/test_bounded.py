@@ -49,7 +49,11 @@ print(json.dumps(out))
 
 
 def limited() -> None:
+    """The child's limits; and SIGINT's default disposition, so that Python installs its
+    KeyboardInterrupt handler even where the test run was started with SIGINT ignored
+    (in the background of a non-interactive shell, or under nohup)."""
     resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_child(cfg_text: str, tmp_path: Path, tiny_weights: str, coco_names: str, dog: str,
@@ -312,8 +316,8 @@ def test_sigint_stops_a_detection_in_another_thread_too(
     """The main thread gets KeyboardInterrupt, the thread detecting gets
     DarknetInterruptedError (a signal stops every call in progress)."""
     slow = write_slow_tiny(tmp_path, 300)  # 4.6 s a pass on an idle Zen 5
-    proc = subprocess.run([sys.executable, "-c", THREAD_CHILD, slow, tiny_weights, coco_names, dog],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    child = [sys.executable, "-c", THREAD_CHILD, slow, tiny_weights, coco_names, dog]
+    proc = subprocess.run(child, capture_output=True, text=True, timeout=120, preexec_fn=limited)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.splitlines()[-1])
     assert out["main"] - out["sent"] < 0.5 and out["worker"] - out["sent"] < 0.5, out
